@@ -1,0 +1,155 @@
+/* The few kernel types wxwatch reads, declared by hand instead of a vmlinux.h generated on the
+ * build machine. preserve_access_index makes every field access a CO-RE relocation: libbpf
+ * resolves the real offsets against the running kernel's BTF at load time, so only the fields
+ * named here must exist, wherever the kernel puts them. */
+#ifndef WXWATCH_KERNEL_BPF_H
+#define WXWATCH_KERNEL_BPF_H
+
+#include <linux/types.h>
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct qstr {
+	union {
+		struct {
+			__u32 hash;
+			__u32 len;
+		};
+		__u64 hash_len;
+	};
+	const unsigned char *name;
+};
+
+struct super_block {
+	__u32 s_dev;
+};
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+	unsigned int i_nlink;
+};
+
+/* ctime moved twice; each flavour is matched by name against the running kernel. */
+struct timespec64 {
+	__s64 tv_sec;
+	long tv_nsec;
+};
+struct inode___ctime_split { /* 6.11+ */
+	__s64 i_ctime_sec;
+	__u32 i_ctime_nsec;
+};
+struct inode___ctime_private { /* 6.6 - 6.10 */
+	struct timespec64 __i_ctime;
+};
+struct inode___ctime_plain { /* before 6.6 */
+	struct timespec64 i_ctime;
+};
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+	struct inode *d_inode;
+};
+
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+struct mnt_namespace;
+
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+	struct mnt_namespace *mnt_ns;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+};
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	unsigned long vm_flags;
+	struct file *vm_file;
+};
+
+struct mm_struct {
+	unsigned long start_brk;
+	unsigned long brk;
+	unsigned long start_stack;
+	struct file *exe_file;
+};
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct mnt_namespace {
+	struct ns_common ns;
+};
+
+struct pid_namespace {
+	unsigned int level;
+	struct ns_common ns;
+};
+
+struct new_utsname {
+	char nodename[65];
+};
+
+struct uts_namespace {
+	struct new_utsname name;
+};
+
+struct nsproxy {
+	struct uts_namespace *uts_ns;
+	struct mnt_namespace *mnt_ns;
+};
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
+	__u64 start_boottime;
+	char comm[16];
+	struct nsproxy *nsproxy;
+	struct mm_struct *mm;
+};
+
+#pragma clang attribute pop
+
+/* Syscall tracepoint contexts: a fixed ABI (see .../events/syscalls/sys_enter_mprotect/format). */
+struct wx_sys_enter_ctx {
+	__u64 common;
+	long syscall_nr;
+	unsigned long args[6];
+};
+
+struct wx_sys_exit_ctx {
+	__u64 common;
+	long syscall_nr;
+	long ret;
+};
+
+#endif /* WXWATCH_KERNEL_BPF_H */

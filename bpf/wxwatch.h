@@ -1,0 +1,106 @@
+/* The wire format between the BPF program and user space: the one definition of a record.
+ * Included by bpf/wxwatch.bpf.c and native/; lib/record-layout.ts checks its offsets against
+ * the ones the addon exports from this header, so no layer can drift from it. */
+#ifndef WXWATCH_H
+#define WXWATCH_H
+
+#include <linux/types.h>
+
+#define WX_COMM_LEN 16
+#define WX_UTS_LEN 64     /* __NEW_UTS_LEN */
+#define WX_PATH_MAX 4096  /* a power of two: BPF code masks offsets with it */
+#define WX_MAX_VMAS 8     /* VMAs judged per mprotect call; more is counted, never dropped silently */
+
+/* Tracee's mem_prot_alert kinds, same numbers. TRC-104 is WX_ALERT_MPROT_W_REM. */
+enum wx_alert {
+	WX_ALERT_NONE = 0,
+	WX_ALERT_MMAP_W_X = 1,     /* "Mmaped region with W+E permissions!" */
+	WX_ALERT_MPROT_X_ADD = 2,  /* "Protection changed to Executable!" */
+	WX_ALERT_MPROT_W_ADD = 3,  /* "Protection changed from E to W+E!" */
+	WX_ALERT_MPROT_W_REM = 4,  /* "Protection changed from W to E!" */
+};
+
+enum wx_syscall {
+	WX_SYS_MPROTECT = 0,
+	WX_SYS_PKEY_MPROTECT = 1,
+	WX_SYS_MMAP = 2,
+};
+
+enum wx_region {
+	WX_REGION_ANON = 0,
+	WX_REGION_HEAP = 1,
+	WX_REGION_STACK = 2,
+	WX_REGION_FILE = 3,
+	WX_REGION_MEMFD = 4,
+};
+
+/* wx_record.flags */
+#define WX_F_HAS_FILE (1u << 0)      /* dev/inode/ctime/path describe the backing file */
+#define WX_F_FILE_DELETED (1u << 1)  /* the backing file has no links left */
+#define WX_F_DENIED (1u << 2)        /* the call failed (ret < 0); emitted only on request */
+
+/* Per-CPU counters (map wx_counters), indexed by this enum. */
+enum wx_counter {
+	WX_CNT_SEEN = 0,        /* alerts evaluated: each ends as emitted, filtered, suppressed or lost */
+	WX_CNT_LOST = 1,        /* ring buffer full: record could not be written */
+	WX_CNT_FILTERED = 2,    /* dropped by an in-kernel filter */
+	WX_CNT_SUPPRESSED = 3,  /* dropped by dedup */
+	WX_CNT_VMA_TRUNCATED = 4, /* mprotect spanned more than WX_MAX_VMAS VMAs */
+	WX_CNT_NO_STATE = 5,    /* enter state could not be stored (pending map full) */
+	WX_CNT_MAX = 6,
+};
+
+/* One mem_prot_alert. Fixed part, then the strings uts, path, exe back to back (lengths below,
+ * no NULs). Records are 8-byte aligned in the ring and in batches. */
+struct wx_record {
+	__u32 size;               /* fixed part + strings */
+	__u32 alert;              /* enum wx_alert */
+	__u64 ts_boot_ns;         /* bpf_ktime_get_boot_ns() at the syscall's exit */
+	__u64 thread_start_boot_ns;
+	__u64 addr;               /* mprotect: the syscall's addr; mmap: the mapped address */
+	__u64 len;                /* the syscall's len */
+	__u64 vma_start;          /* the judged VMA, as it was before the call */
+	__u64 vma_end;
+	__u64 prev_vm_flags;      /* raw vm_flags before the call (0 for mmap) */
+	__u64 inode;
+	__u64 ctime_ns;
+	__u64 cgroup_id;
+	__s64 ret;                /* syscall return value */
+	__s32 prot;               /* requested PROT_* bits */
+	__u32 dev;
+	__u32 host_pid;
+	__u32 host_tid;
+	__u32 host_ppid;
+	__u32 ns_pid;
+	__u32 ns_tid;
+	__u32 ns_ppid;
+	__u32 uid;
+	__u32 mnt_ns;
+	__u32 pid_ns;
+	__u32 cpu;
+	__u16 syscall;            /* enum wx_syscall */
+	__u8 region;              /* enum wx_region */
+	__u8 flags;               /* WX_F_* */
+	__u16 uts_len;
+	__u16 path_len;
+	__u16 exe_len;
+	__u16 _pad0;
+	__u32 _pad1;
+	char comm[WX_COMM_LEN];
+	/* char strings[uts_len + path_len + exe_len]; */
+};
+
+#define WX_RECORD_FIXED_SIZE 176
+#define WX_RECORD_MAX_SIZE (WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 2 * WX_PATH_MAX)
+#define WX_RECORD_ALIGN 8
+
+#ifdef __cplusplus
+static_assert(sizeof(struct wx_record) == WX_RECORD_FIXED_SIZE, "wx_record size");
+#else
+_Static_assert(sizeof(struct wx_record) == WX_RECORD_FIXED_SIZE, "wx_record size");
+_Static_assert(__builtin_offsetof(struct wx_record, prot) == 96, "wx_record.prot offset");
+_Static_assert(__builtin_offsetof(struct wx_record, syscall) == 144, "wx_record.syscall offset");
+_Static_assert(__builtin_offsetof(struct wx_record, comm) == 160, "wx_record.comm offset");
+#endif
+
+#endif /* WXWATCH_H */
