@@ -4,6 +4,7 @@
  * flags before the change; on exit, if the call succeeded, it emits one record per alerting VMA
  * into the ring buffer. */
 #include <linux/bpf.h>
+#include <stdbool.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "kernel.bpf.h"
@@ -233,14 +234,22 @@ static long path_step(__u32 i, void *data)
 	struct mount *mnt = w->mnt;
 	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	if (dentry == mnt_root || dentry == parent) {
+	bool last = false;
+	if (dentry == mnt_root) {
 		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-		if (dentry != mnt_root || mnt == up)
-			return 1; /* the root of a pseudo filesystem, or of the namespace */
+		if (mnt == up)
+			return 1; /* the namespace's root */
 		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		w->mnt = up;
 		w->vfsmnt = (void *)up + bpf_core_field_offset(struct mount, mnt);
 		return 0;
+	}
+	if (dentry == parent) {
+		/* A dentry of a pseudo filesystem (memfd, anonymous shared memory): as in d_path, its
+		 * own name is the whole path. */
+		if (s->path_off != WX_PATH_MAX)
+			return 1;
+		last = true;
 	}
 	__u32 len = BPF_CORE_READ(dentry, d_name.len);
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
@@ -255,7 +264,7 @@ static long path_step(__u32 i, void *data)
 	s->path[off & (WX_PATH_MAX - 1)] = '/';
 	s->path_off = off;
 	w->dentry = parent;
-	return 0;
+	return last;
 }
 
 /* Writes the full path of *path backwards so that it ends at s->path[WX_PATH_MAX]; returns its

@@ -1,0 +1,41 @@
+{
+  "variables": {
+    "bpf_gen": "<(SHARED_INTERMEDIATE_DIR)/wxwatch-bpf"
+  },
+  "targets": [
+    {
+      # The kernel object, compiled for BPF and wrapped as a libbpf skeleton the addon embeds.
+      "target_name": "wxwatch_bpf_skeleton",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "compile_bpf",
+          "inputs": ["bpf/wxwatch.bpf.c", "bpf/wxwatch.h", "bpf/kernel.bpf.h"],
+          "outputs": ["<(bpf_gen)/wxwatch.bpf.o", "<(bpf_gen)/wxwatch_bpf.skel.h"],
+          "action": ["sh", "scripts/build-bpf.sh", "bpf/wxwatch.bpf.c", "<(bpf_gen)", "wxwatch_bpf"]
+        }
+      ]
+    },
+    {
+      "target_name": "wxwatch",
+      "dependencies": ["wxwatch_bpf_skeleton"],
+      "sources": [
+        "native/addon.cc",
+        "native/bpf_program.cc",
+        "native/ring_drainer.cc",
+        "native/sensor_wrap.cc",
+        "native/tracefs.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "bpf",
+        "<(bpf_gen)"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "libraries": ["-lbpf", "-lelf", "-lz"]
+    }
+  ]
+}

@@ -1,0 +1,79 @@
+// Module entry: the native sensor class, the record layout from the shared header (so that the
+// TypeScript decoder can check its offsets against it) and the clock offset for timestamps.
+#include <napi.h>
+
+#include <cstddef>
+#include <ctime>
+
+#include "sensor_wrap.h"
+#include "wxwatch.h"
+
+namespace wxwatch {
+namespace {
+
+Napi::Object record_layout(Napi::Env env) {
+  Napi::Object offsets = Napi::Object::New(env);
+#define WX_FIELD(name) offsets.Set(#name, Napi::Number::New(env, offsetof(wx_record, name)))
+  WX_FIELD(size);
+  WX_FIELD(alert);
+  WX_FIELD(ts_boot_ns);
+  WX_FIELD(thread_start_boot_ns);
+  WX_FIELD(addr);
+  WX_FIELD(len);
+  WX_FIELD(vma_start);
+  WX_FIELD(vma_end);
+  WX_FIELD(prev_vm_flags);
+  WX_FIELD(inode);
+  WX_FIELD(ctime_ns);
+  WX_FIELD(cgroup_id);
+  WX_FIELD(ret);
+  WX_FIELD(prot);
+  WX_FIELD(dev);
+  WX_FIELD(host_pid);
+  WX_FIELD(host_tid);
+  WX_FIELD(host_ppid);
+  WX_FIELD(ns_pid);
+  WX_FIELD(ns_tid);
+  WX_FIELD(ns_ppid);
+  WX_FIELD(uid);
+  WX_FIELD(mnt_ns);
+  WX_FIELD(pid_ns);
+  WX_FIELD(cpu);
+  WX_FIELD(syscall);
+  WX_FIELD(region);
+  WX_FIELD(flags);
+  WX_FIELD(uts_len);
+  WX_FIELD(path_len);
+  WX_FIELD(exe_len);
+  WX_FIELD(comm);
+#undef WX_FIELD
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("fixedSize", Napi::Number::New(env, sizeof(wx_record)));
+  layout.Set("align", Napi::Number::New(env, WX_RECORD_ALIGN));
+  layout.Set("commLen", Napi::Number::New(env, WX_COMM_LEN));
+  layout.Set("offsets", offsets);
+  return layout;
+}
+
+// Records carry CLOCK_BOOTTIME; adding this gives epoch nanoseconds. Read per call, so that a
+// caller can follow wall-clock steps.
+Napi::Value boot_to_epoch_ns(const Napi::CallbackInfo& info) {
+  timespec real{}, boot{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  int64_t offset = (int64_t(real.tv_sec) - boot.tv_sec) * 1000000000LL + (real.tv_nsec - boot.tv_nsec);
+  return Napi::BigInt::New(info.Env(), offset);
+}
+
+}  // namespace
+}  // namespace wxwatch
+
+static Napi::Object InitWxwatch(Napi::Env env, Napi::Object exports) {
+  using namespace wxwatch;
+  exports.Set("NativeSensor", SensorWrap::Define(env));
+  exports.Set("layout", record_layout(env));
+  exports.Set("bootToEpochNs", Napi::Function::New(env, boot_to_epoch_ns, "bootToEpochNs"));
+  return exports;
+}
+
+NODE_API_MODULE(wxwatch, InitWxwatch)

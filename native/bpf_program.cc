@@ -1,0 +1,80 @@
+#include "bpf_program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <vector>
+
+#include "wxwatch_bpf.skel.h"
+
+namespace wxwatch {
+namespace {
+
+// libbpf logs through one process-wide callback; each step collects what it logged on its own
+// thread, so that an error can carry the verifier's or libbpf's own words.
+thread_local std::string* log_sink = nullptr;
+
+int collect_libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (!log_sink || level == LIBBPF_DEBUG) return 0;
+  char line[1024];
+  int n = vsnprintf(line, sizeof line, fmt, args);
+  if (n > 0 && log_sink->size() < 64 * 1024) log_sink->append(line);
+  return 0;
+}
+
+struct LogScope {
+  std::string log;
+  LogScope() {
+    libbpf_set_print(collect_libbpf_log);
+    log_sink = &log;
+  }
+  ~LogScope() { log_sink = nullptr; }
+};
+
+std::string describe(const std::string& phase, int err, const std::string& log) {
+  std::string msg = "wxwatch: BPF " + phase + " failed: " + std::strerror(err < 0 ? -err : err);
+  if (!log.empty()) msg += "\n" + log;
+  return msg;
+}
+
+}  // namespace
+
+BpfError::BpfError(std::string phase_, int err_, std::string log_)
+    : std::runtime_error(describe(phase_, err_, log_)), phase(std::move(phase_)), err(err_ < 0 ? -err_ : err_), log(std::move(log_)) {}
+
+void BpfProgram::Destroy::operator()(wxwatch_bpf* skel) const { wxwatch_bpf__destroy(skel); }
+
+BpfProgram::BpfProgram(const ProgramConfig& config) {
+  LogScope scope;
+  skel_.reset(wxwatch_bpf__open());
+  if (!skel_) throw BpfError("open", errno, scope.log);
+
+  skel_->rodata->self_tgid = config.self_tgid;
+  skel_->rodata->emit_denied = config.emit_denied ? 1 : 0;
+  // Wake the reader early once a quarter of the ring is queued; below that it drains on a timer.
+  skel_->rodata->wakeup_bytes = config.ring_bytes / 4;
+  if (int err = bpf_map__set_max_entries(skel_->maps.wx_events, config.ring_bytes))
+    throw BpfError("configure", err, scope.log);
+  if (int err = wxwatch_bpf__load(skel_.get())) throw BpfError("load", err, scope.log);
+  if (int err = wxwatch_bpf__attach(skel_.get())) throw BpfError("attach", err, scope.log);
+}
+
+int BpfProgram::ring_fd() const { return bpf_map__fd(skel_->maps.wx_events); }
+
+Counters BpfProgram::counters() const {
+  Counters sums{};
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return sums;
+  std::vector<uint64_t> per_cpu(ncpu);
+  int fd = bpf_map__fd(skel_->maps.wx_counters);
+  for (uint32_t key = 0; key < WX_CNT_MAX; key++) {
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data())) continue;
+    for (uint64_t v : per_cpu) sums[key] += v;
+  }
+  return sums;
+}
+
+}  // namespace wxwatch

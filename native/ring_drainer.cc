@@ -1,0 +1,117 @@
+#include "ring_drainer.h"
+
+#include <bpf/libbpf.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <system_error>
+
+#include "wxwatch.h"
+
+namespace wxwatch {
+
+void free_batch(Batch* batch) {
+  if (!batch) return;
+  std::free(batch->data);
+  delete batch;
+}
+
+RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink)
+    : config_(config), sink_(std::move(sink)) {
+  ring_ = ring_buffer__new(ring_fd, on_record, this, nullptr);
+  if (!ring_) throw std::system_error(errno, std::generic_category(), "wxwatch: ring_buffer__new");
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ring_ev{.events = EPOLLIN, .data = {.u32 = 0}};
+  epoll_event stop_ev{.events = EPOLLIN, .data = {.u32 = 1}};
+  if (epoll_fd_ < 0 || stop_fd_ < 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ring_buffer__epoll_fd(ring_), &ring_ev) ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &stop_ev)) {
+    int err = errno;
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (stop_fd_ >= 0) close(stop_fd_);
+    ring_buffer__free(ring_);
+    throw std::system_error(err, std::generic_category(), "wxwatch: drainer epoll set-up");
+  }
+  current_ = fresh_batch();
+  thread_ = std::thread(&RingDrainer::run, this);
+}
+
+RingDrainer::~RingDrainer() {
+  request_stop();
+  join();
+  free_batch(current_);
+  ring_buffer__free(ring_);
+  close(epoll_fd_);
+  close(stop_fd_);
+}
+
+void RingDrainer::request_stop() {
+  uint64_t one = 1;
+  // An eventfd write cannot fail short of counter overflow; a repeated stop is harmless.
+  [[maybe_unused]] ssize_t n = write(stop_fd_, &one, sizeof one);
+}
+
+void RingDrainer::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+DrainStats RingDrainer::stats() const {
+  return {records_.load(std::memory_order_relaxed), prefiltered_.load(std::memory_order_relaxed),
+          batches_.load(std::memory_order_relaxed)};
+}
+
+Batch* RingDrainer::fresh_batch() const {
+  auto* batch = new Batch;
+  batch->data = static_cast<uint8_t*>(std::malloc(config_.batch_bytes));
+  if (!batch->data) {
+    delete batch;
+    throw std::bad_alloc();
+  }
+  return batch;
+}
+
+void RingDrainer::hand_over(bool last) {
+  if (current_->records == 0 && !last) return;
+  Batch* full = current_;
+  full->last = last;
+  current_ = last ? nullptr : fresh_batch();
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  sink_(full);
+}
+
+int RingDrainer::on_record(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<RingDrainer*>(ctx);
+  auto* rec = static_cast<const wx_record*>(data);
+  self->records_.fetch_add(1, std::memory_order_relaxed);
+  if (size < sizeof(wx_record) || rec->alert > 31 || !(self->config_.alert_mask & (1u << rec->alert))) {
+    self->prefiltered_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  size_t padded = (size + WX_RECORD_ALIGN - 1) & ~size_t(WX_RECORD_ALIGN - 1);
+  if (self->current_->bytes + padded > self->config_.batch_bytes) self->hand_over(false);
+  std::memcpy(self->current_->data + self->current_->bytes, data, size);
+  self->current_->bytes += padded;
+  self->current_->records++;
+  return 0;
+}
+
+void RingDrainer::run() {
+  epoll_event events[2];
+  for (bool stopping = false; !stopping;) {
+    // The kernel submits without waking us unless the ring is filling, so a timeout here is the
+    // normal way a pass starts; a wakeup or the stop eventfd starts one sooner.
+    int n = epoll_wait(epoll_fd_, events, 2, config_.interval_ms);
+    for (int i = 0; i < n; i++)
+      if (events[i].data.u32 == 1) stopping = true;
+    ring_buffer__consume(ring_);
+    hand_over(stopping);
+  }
+}
+
+}  // namespace wxwatch

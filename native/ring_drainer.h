@@ -1,0 +1,71 @@
+// Drains the BPF ring buffer on its own thread into batches of records.
+//
+// Threading contract: the constructor and stop() run on the JS thread; the sink runs on the
+// drainer thread. Every batch handed to the sink is owned by the sink from then on. The last
+// batch the sink ever receives has last == true (it may hold records too).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <thread>
+
+struct ring_buffer;
+
+namespace wxwatch {
+
+struct Batch {
+  uint8_t* data = nullptr;  // malloc'd; records back to back, each 8-byte aligned
+  size_t bytes = 0;
+  uint32_t records = 0;
+  bool last = false;
+};
+
+// Frees a batch and its data.
+void free_batch(Batch* batch);
+
+struct DrainConfig {
+  uint32_t alert_mask;   // bit N set: records with alert N pass the prefilter
+  size_t batch_bytes;    // a batch is handed over when this full...
+  int interval_ms;       // ...or at the end of a drain pass; passes run at least this often
+};
+
+struct DrainStats {
+  uint64_t records;      // read from the ring
+  uint64_t prefiltered;  // dropped by the alert-kind prefilter
+  uint64_t batches;      // handed to the sink
+};
+
+class RingDrainer {
+ public:
+  using Sink = std::function<void(Batch*)>;
+
+  RingDrainer(int ring_fd, const DrainConfig& config, Sink sink);
+  ~RingDrainer();
+  RingDrainer(const RingDrainer&) = delete;
+  RingDrainer& operator=(const RingDrainer&) = delete;
+
+  // Asks the thread to drain once more, hand over the last batch and exit. Does not wait.
+  void request_stop();
+  // Waits for the thread to exit.
+  void join();
+  DrainStats stats() const;
+
+ private:
+  static int on_record(void* ctx, void* data, size_t size);
+  void run();
+  void hand_over(bool last);
+  Batch* fresh_batch() const;
+
+  const DrainConfig config_;
+  const Sink sink_;
+  ring_buffer* ring_ = nullptr;
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;
+  Batch* current_ = nullptr;  // drainer thread only
+  std::atomic<uint64_t> records_{0}, prefiltered_{0}, batches_{0};
+  std::thread thread_;
+};
+
+}  // namespace wxwatch

@@ -1,0 +1,169 @@
+#include "sensor_wrap.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <system_error>
+
+#include "tracefs.h"
+
+namespace wxwatch {
+namespace {
+
+// Batches waiting for the JS thread. When the queue is full the drainer blocks, the ring fills
+// and the kernel counts what it cannot write: back-pressure ends in a counted loss, never in
+// unbounded memory.
+constexpr size_t kMaxQueuedBatches = 16;
+
+uint32_t u32_option(const Napi::Object& opts, const char* key) {
+  return opts.Get(key).As<Napi::Number>().Uint32Value();
+}
+
+Napi::Error to_js_error(Napi::Env env, const BpfError& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("phase", Napi::String::New(env, e.phase));
+  err.Set("errno", Napi::Number::New(env, e.err));
+  err.Set("libbpfLog", Napi::String::New(env, e.log));
+  return err;
+}
+
+Napi::Error to_js_error(Napi::Env env, const std::system_error& e, const char* phase) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("phase", Napi::String::New(env, phase));
+  err.Set("errno", Napi::Number::New(env, e.code().value()));
+  return err;
+}
+
+}  // namespace
+
+Napi::Function SensorWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeSensor",
+                     {InstanceMethod<&SensorWrap::Start>("start"), InstanceMethod<&SensorWrap::Stop>("stop"),
+                      InstanceMethod<&SensorWrap::Stats>("stats")});
+}
+
+// new NativeSensor({ringBytes, alertMask, batchBytes, drainIntervalMs, emitDenied}, onBatch)
+// Options are validated in TypeScript; this only reads them.
+SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SensorWrap>(info) {
+  Napi::Object opts = info[0].As<Napi::Object>();
+  program_config_ = {
+      .self_tgid = static_cast<uint32_t>(getpid()),
+      .ring_bytes = u32_option(opts, "ringBytes"),
+      .emit_denied = opts.Get("emitDenied").ToBoolean().Value(),
+  };
+  drain_config_ = {
+      .alert_mask = u32_option(opts, "alertMask"),
+      .batch_bytes = u32_option(opts, "batchBytes"),
+      .interval_ms = static_cast<int>(u32_option(opts, "drainIntervalMs")),
+  };
+  on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
+}
+
+SensorWrap::~SensorWrap() { teardown(); }
+
+Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw Napi::Error::New(env, "wxwatch: a native sensor starts once");
+  started_ = true;
+  bool mounted = false;
+  try {
+    mounted = ensure_tracefs();
+  } catch (const std::system_error& e) {
+    throw to_js_error(env, e, "tracefs");
+  }
+  try {
+    program_ = std::make_unique<BpfProgram>(program_config_);
+  } catch (const BpfError& e) {
+    throw to_js_error(env, e);
+  }
+  tsfn_ = BatchTsfn::New(env, on_batch_.Value(), "wxwatch batches", kMaxQueuedBatches, 1, this);
+  try {
+    drainer_ = std::make_unique<RingDrainer>(program_->ring_fd(), drain_config_,
+                                             [this](Batch* batch) { deliver(batch); });
+  } catch (const std::system_error& e) {
+    tsfn_.Release();
+    program_.reset();
+    throw to_js_error(env, e, "drain");
+  }
+  cleanup_hook_ = env.AddCleanupHook(+[](SensorWrap* self) { self->teardown(); }, this);
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("mountedTracefs", Napi::Boolean::New(env, mounted));
+  return result;
+}
+
+void SensorWrap::Stop(const Napi::CallbackInfo&) {
+  if (drainer_) drainer_->request_stop();
+}
+
+void SensorWrap::deliver(Batch* batch) {
+  // Fails only once the function is aborted (environment teardown): then nobody will read it.
+  if (tsfn_.BlockingCall(batch) != napi_ok) free_batch(batch);
+}
+
+void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, SensorWrap* self, Batch* batch) {
+  if (!env || !callback) {  // the environment is going away: only free
+    free_batch(batch);
+    return;
+  }
+  const uint32_t records = batch->records;
+  const bool last = batch->last;
+  Napi::Value buffer = env.Null();
+  if (records) {
+    try {
+      // Zero-copy: the ArrayBuffer owns the batch from here and frees it when collected.
+      buffer = Napi::ArrayBuffer::New(
+          env, batch->data, batch->bytes, [](Napi::Env, void*, Batch* owned) { free_batch(owned); }, batch);
+      batch = nullptr;
+    } catch (const Napi::Error&) {
+      // Runtimes that forbid external buffers: one copy.
+      Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, batch->bytes);
+      std::memcpy(copy.Data(), batch->data, batch->bytes);
+      buffer = copy;
+    }
+  }
+  free_batch(batch);
+  if (last) self->finish();
+  callback.Call({buffer, Napi::Number::New(env, records), Napi::Boolean::New(env, last)});
+}
+
+void SensorWrap::finish() {
+  drainer_->join();
+  final_drain_ = drainer_->stats();
+  final_counters_ = program_->counters();
+  drainer_.reset();
+  program_.reset();  // detaches every program and frees the skeleton
+  tsfn_.Release();
+  if (cleanup_hook_) cleanup_hook_->Remove(Env());
+  cleanup_hook_.reset();
+}
+
+void SensorWrap::teardown() {
+  if (!drainer_) return;
+  tsfn_.Abort();  // a drainer blocked on a full queue returns at once
+  drainer_->request_stop();
+  drainer_->join();
+  drainer_.reset();
+  program_.reset();
+  cleanup_hook_.reset();
+}
+
+Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Counters c = program_ ? program_->counters() : final_counters_;
+  const DrainStats d = drainer_ ? drainer_->stats() : final_drain_;
+  Napi::Object out = Napi::Object::New(env);
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  out.Set("seen", num(c[WX_CNT_SEEN]));
+  out.Set("lost", num(c[WX_CNT_LOST]));
+  out.Set("filtered", num(c[WX_CNT_FILTERED]));
+  out.Set("suppressed", num(c[WX_CNT_SUPPRESSED]));
+  out.Set("vmaTruncated", num(c[WX_CNT_VMA_TRUNCATED]));
+  out.Set("noState", num(c[WX_CNT_NO_STATE]));
+  out.Set("drained", num(d.records));
+  out.Set("prefiltered", num(d.prefiltered));
+  out.Set("batches", num(d.batches));
+  return out;
+}
+
+}  // namespace wxwatch
