@@ -341,6 +341,8 @@ static __always_inline void fill_task(struct wx_record *r, struct task_struct *t
 	r->host_tid = BPF_CORE_READ(task, pid);
 	r->host_ppid = BPF_CORE_READ(task, real_parent, tgid);
 	r->thread_start_boot_ns = BPF_CORE_READ(task, start_boottime);
+	r->leader_start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	r->parent_start_boot_ns = BPF_CORE_READ(task, real_parent, group_leader, start_boottime);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	r->uid = (__u32)bpf_get_current_uid_gid();
 	r->cgroup_id = bpf_get_current_cgroup_id();

@@ -87,20 +87,30 @@ struct wx_record {
 	__u16 _pad0;
 	__u32 _pad1;
 	char comm[WX_COMM_LEN];
+	__u64 leader_start_boot_ns;  /* the process's (thread group leader's) start */
+	__u64 parent_start_boot_ns;
 	/* char strings[uts_len + path_len + exe_len]; */
 };
 
-#define WX_RECORD_FIXED_SIZE 176
+#define WX_RECORD_FIXED_SIZE 192
 #define WX_RECORD_MAX_SIZE (WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 2 * WX_PATH_MAX)
 #define WX_RECORD_ALIGN 8
 
+/* Both compilers check the layout the other side relies on. */
 #ifdef __cplusplus
-static_assert(sizeof(struct wx_record) == WX_RECORD_FIXED_SIZE, "wx_record size");
+#define WX_ASSERT static_assert
 #else
-_Static_assert(sizeof(struct wx_record) == WX_RECORD_FIXED_SIZE, "wx_record size");
-_Static_assert(__builtin_offsetof(struct wx_record, prot) == 96, "wx_record.prot offset");
-_Static_assert(__builtin_offsetof(struct wx_record, syscall) == 144, "wx_record.syscall offset");
-_Static_assert(__builtin_offsetof(struct wx_record, comm) == 160, "wx_record.comm offset");
+#define WX_ASSERT _Static_assert
 #endif
+WX_ASSERT(sizeof(struct wx_record) == WX_RECORD_FIXED_SIZE, "wx_record size");
+WX_ASSERT(__builtin_offsetof(struct wx_record, ts_boot_ns) == 8, "wx_record.ts_boot_ns");
+WX_ASSERT(__builtin_offsetof(struct wx_record, ret) == 88, "wx_record.ret");
+WX_ASSERT(__builtin_offsetof(struct wx_record, prot) == 96, "wx_record.prot");
+WX_ASSERT(__builtin_offsetof(struct wx_record, cpu) == 140, "wx_record.cpu");
+WX_ASSERT(__builtin_offsetof(struct wx_record, syscall) == 144, "wx_record.syscall");
+WX_ASSERT(__builtin_offsetof(struct wx_record, exe_len) == 152, "wx_record.exe_len");
+WX_ASSERT(__builtin_offsetof(struct wx_record, comm) == 160, "wx_record.comm");
+WX_ASSERT(__builtin_offsetof(struct wx_record, parent_start_boot_ns) == 184, "wx_record.parent_start_boot_ns");
+WX_ASSERT((WX_RECORD_FIXED_SIZE % WX_RECORD_ALIGN) == 0, "records stay aligned");
 
 #endif /* WXWATCH_H */

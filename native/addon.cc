@@ -46,6 +46,8 @@ Napi::Object record_layout(Napi::Env env) {
   WX_FIELD(path_len);
   WX_FIELD(exe_len);
   WX_FIELD(comm);
+  WX_FIELD(leader_start_boot_ns);
+  WX_FIELD(parent_start_boot_ns);
 #undef WX_FIELD
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("fixedSize", Napi::Number::New(env, sizeof(wx_record)));

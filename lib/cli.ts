@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// wxwatch: watch this host for dynamic code loading and print one TRC-104 detection per line
+// on stdout (Tracee's JSON, or a line for people). Diagnostics go to stderr.
+import { parseArgs } from 'node:util';
+import { AlertKind } from './event';
+import { detectionJson, toJson } from './output/json';
+import { detectionLine } from './output/text';
+import { RequirementsError } from './privileges';
+import { Sensor, SensorStats } from './sensor';
+
+const USAGE = `usage: wxwatch [options]
+
+Watches every process on this host for memory that was writable becoming executable
+(TRC-104, dynamic code loading) and prints one detection per line on stdout.
+
+  --format json|text        json: Tracee's detection JSON (default); text: one line for people
+  --parse-arguments         render arguments for people (alert text, PROT_ names, hex addresses)
+  --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
+  --denied                  also print W->X attempts the kernel refused, as JSON lines
+  --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 8388608)
+  -h, --help                this text
+
+Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM.`;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`wxwatch: ${message}\n`);
+  process.exit(code);
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        format: { type: 'string', default: 'json' },
+        'parse-arguments': { type: 'boolean', default: false },
+        alerts: { type: 'boolean', default: false },
+        denied: { type: 'boolean', default: false },
+        'ring-buffer-bytes': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`, 2);
+  }
+}
+
+function summary(s: SensorStats): string {
+  return (
+    `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
+    `batches ${s.batches}; findings ${s.findings}, alerts ${s.alerts}, denied ${s.denied}`
+  );
+}
+
+function main(): void {
+  const args = parse();
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
+  const ringBufferBytes = args['ring-buffer-bytes'] === undefined ? undefined : Number(args['ring-buffer-bytes']);
+
+  let sensor: Sensor;
+  try {
+    sensor = new Sensor({
+      ringBufferBytes,
+      alerts: args.alerts ? ([1, 2, 3, 4] as AlertKind[]) : false,
+      denied: args.denied,
+    });
+  } catch (err) {
+    fail((err as Error).message, 2);
+  }
+
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const json = { parseArguments: args['parse-arguments'] };
+  sensor.on('finding', (f) => out(args.format === 'text' ? detectionLine(f) : detectionJson(f, json)));
+  sensor.on('alert', (e) => out(toJson(e.toJSON())));
+  sensor.on('denied', (e) => out(toJson(e.toJSON())));
+  sensor.on('lost', ({ lost, total }) => process.stderr.write(`wxwatch: lost ${lost} records (ring buffer full; ${total} in all)\n`));
+  sensor.on('error', (err) => process.stderr.write(`wxwatch: ${err.message}\n`));
+
+  try {
+    const { mountedTracefs } = sensor.start();
+    if (mountedTracefs) process.stderr.write('wxwatch: mounted tracefs at /sys/kernel/tracing\n');
+  } catch (err) {
+    if (err instanceof RequirementsError) fail(err.message, 77);
+    fail((err as Error).message, 1);
+  }
+  process.stderr.write(`wxwatch: attached to mprotect, pkey_mprotect and mmap; watching (pid ${process.pid})\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    void sensor.close().then((stats) => {
+      process.stderr.write(`wxwatch: ${signal}: stopped; ${summary(stats)}\n`);
+      // Exit once stdout has taken everything written so far.
+      process.stdout.write('', () => process.exit(0));
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main();

@@ -1,0 +1,132 @@
+// The event shape Tracee prints (trace.Event as JSON), which wxwatch events and findings follow
+// field for field, plus the mem_prot_alert vocabulary: alert kinds, PROT flags, argument types.
+
+export interface EventArg {
+  name: string;
+  type: string;
+  value: unknown;
+}
+
+export interface ContainerInfo {
+  id?: string;
+  name?: string;
+  image?: string;
+  imageDigest?: string;
+}
+
+export interface KubernetesInfo {
+  podName?: string;
+  podNamespace?: string;
+  podUID?: string;
+  podSandbox?: boolean;
+}
+
+/** Tracee's event fields, in Tracee's order. 64-bit values are bigint: they do not fit a double. */
+export interface TraceeEvent {
+  timestamp: bigint;
+  threadStartTime: bigint;
+  processorId: number;
+  processId: number;
+  cgroupId: bigint;
+  threadId: number;
+  parentProcessId: number;
+  hostProcessId: number;
+  hostThreadId: number;
+  hostParentProcessId: number;
+  userId: number;
+  mountNamespace: number;
+  pidNamespace: number;
+  processName: string;
+  executable: { path: string };
+  hostName: string;
+  containerId: string;
+  container: ContainerInfo;
+  kubernetes: KubernetesInfo;
+  eventId: string;
+  eventName: string;
+  matchedPolicies: string[];
+  argsNum: number;
+  returnValue: number;
+  syscall: string;
+  stackAddresses: bigint[] | null;
+  contextFlags: { containerStarted: boolean; isCompat: boolean };
+  threadEntityId: number;
+  processEntityId: number;
+  parentEntityId: number;
+  args: EventArg[];
+}
+
+/** Stable event ids (Tracee's own ids change between releases; these do not). */
+export const EVENT_IDS = {
+  mem_prot_alert: '1001',
+  mem_prot_denied: '1002',
+  dynamic_code_loading: '6104',
+} as const;
+
+export const ALERT = {
+  NONE: 0,
+  MMAP_W_X: 1,
+  MPROT_X_ADD: 2,
+  MPROT_W_ADD: 3,
+  MPROT_W_REM: 4,
+} as const;
+export type AlertKind = 1 | 2 | 3 | 4;
+
+export const ALERT_TEXT: Readonly<Record<number, string>> = {
+  1: 'Mmaped region with W+E permissions!',
+  2: 'Protection changed to Executable!',
+  3: 'Protection changed from E to W+E!',
+  4: 'Protection changed from W to E!',
+};
+
+export function alertText(alert: number): string {
+  return ALERT_TEXT[alert] ?? 'Unknown alert';
+}
+
+/** PROT_* names in the order Tracee renders them. */
+const PROT_FLAGS: ReadonlyArray<[string, number]> = [
+  ['PROT_READ', 0x1],
+  ['PROT_WRITE', 0x2],
+  ['PROT_EXEC', 0x4],
+  ['PROT_SEM', 0x8],
+  ['PROT_GROWSDOWN', 0x01000000],
+  ['PROT_GROWSUP', 0x02000000],
+];
+
+export function protText(prot: number): string {
+  if (prot === 0) return 'PROT_NONE';
+  const names = PROT_FLAGS.filter(([, bit]) => (prot & bit) !== 0).map(([name]) => name);
+  return names.join('|');
+}
+
+/** mem_prot_alert's arguments: Tracee's names and types, in Tracee's order. */
+export const MEM_PROT_ALERT_PARAMS: ReadonlyArray<{ name: string; type: string }> = [
+  { name: 'alert', type: 'u32' },
+  { name: 'addr', type: 'void*' },
+  { name: 'len', type: 'size_t' },
+  { name: 'prot', type: 'int' },
+  { name: 'prev_prot', type: 'int' },
+  { name: 'pathname', type: 'const char*' },
+  { name: 'dev', type: 'dev_t' },
+  { name: 'inode', type: 'unsigned long' },
+  { name: 'ctime', type: 'u64' },
+];
+
+export const SYSCALL_NAMES = ['mprotect', 'pkey_mprotect', 'mmap'] as const;
+export type SyscallName = (typeof SYSCALL_NAMES)[number];
+
+export const REGION_NAMES = ['anonymous', 'heap', 'stack', 'file', 'memfd'] as const;
+export type RegionKind = (typeof REGION_NAMES)[number];
+
+/** What wxwatch adds to Tracee's event; kept apart so Tracee's field set stays as it is. */
+export interface WxwatchExtras {
+  /** The VMA the alert is about, as it was before the call. */
+  vmaStart: bigint;
+  vmaEnd: bigint;
+  /** The VMA's protection before the call as PROT bits (Tracee's prev_prot is raw vm_flags). */
+  prevProt: number;
+  region: RegionKind;
+  fileDeleted: boolean;
+  /** The call failed (only with the denied event enabled). */
+  denied: boolean;
+}

@@ -1,0 +1,280 @@
+// Decoding: a batch from the addon is records back to back (struct wx_record + strings). A
+// MemProtAlert is a view of one record that reads each field when asked, so a finding that
+// nobody looks at costs almost nothing; toJSON() materialises all of it.
+import {
+  EVENT_IDS,
+  EventArg,
+  MEM_PROT_ALERT_PARAMS,
+  REGION_NAMES,
+  RegionKind,
+  SYSCALL_NAMES,
+  TraceeEvent,
+  WxwatchExtras,
+} from './event';
+import { ALIGN, COMM_LEN, FIXED_SIZE, OFF } from './record-layout';
+
+const F_HAS_FILE = 1 << 0;
+const F_FILE_DELETED = 1 << 1;
+const F_DENIED = 1 << 2;
+
+const utf8 = new TextDecoder('utf-8');
+
+/** One batch's memory and the clock offset to turn its boot-time stamps into epoch time. */
+export class BatchView {
+  readonly view: DataView;
+  readonly bytes: Uint8Array;
+  constructor(
+    buffer: ArrayBuffer,
+    readonly bootToEpochNs: bigint,
+  ) {
+    this.view = new DataView(buffer);
+    this.bytes = new Uint8Array(buffer);
+  }
+}
+
+function fnv1a32(a: number, b: bigint): number {
+  let h = 0x811c9dc5;
+  const mix = (byte: number) => {
+    h ^= byte & 0xff;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  };
+  for (let i = 0; i < 4; i++) mix(a >>> (8 * i));
+  for (let i = 0n; i < 8n; i++) mix(Number((b >> (8n * i)) & 0xffn));
+  return h >>> 0;
+}
+
+export class MemProtAlert implements TraceeEvent {
+  constructor(
+    private readonly b: BatchView,
+    private readonly o: number,
+  ) {}
+
+  private u16(field: number): number {
+    return this.b.view.getUint16(this.o + field, true);
+  }
+  private u32(field: number): number {
+    return this.b.view.getUint32(this.o + field, true);
+  }
+  private u64(field: number): bigint {
+    return this.b.view.getBigUint64(this.o + field, true);
+  }
+  private text(at: number, len: number): string {
+    return utf8.decode(this.b.bytes.subarray(this.o + at, this.o + at + len));
+  }
+  private get flags(): number {
+    return this.b.view.getUint8(this.o + OFF.flags);
+  }
+
+  // --- the record's own fields, typed ---
+  get alert(): number {
+    return this.u32(OFF.alert);
+  }
+  get addr(): bigint {
+    return this.u64(OFF.addr);
+  }
+  get len(): number {
+    return Number(this.u64(OFF.len));
+  }
+  get prot(): number {
+    return this.b.view.getInt32(this.o + OFF.prot, true);
+  }
+  /** Tracee's prev_prot: the low 32 bits of the VMA's vm_flags before the call. */
+  get prevProtRaw(): number {
+    return this.b.view.getInt32(this.o + OFF.prev_vm_flags, true);
+  }
+  get hasFile(): boolean {
+    return (this.flags & F_HAS_FILE) !== 0;
+  }
+  get pathname(): string {
+    return this.text(FIXED_SIZE + this.u16(OFF.uts_len), this.u16(OFF.path_len));
+  }
+  get dev(): number {
+    return this.u32(OFF.dev);
+  }
+  get inode(): bigint {
+    return this.u64(OFF.inode);
+  }
+  get ctime(): bigint {
+    return this.u64(OFF.ctime_ns);
+  }
+  get denied(): boolean {
+    return (this.flags & F_DENIED) !== 0;
+  }
+
+  // --- Tracee's event fields ---
+  get timestamp(): bigint {
+    return this.u64(OFF.ts_boot_ns) + this.b.bootToEpochNs;
+  }
+  get threadStartTime(): bigint {
+    return this.u64(OFF.thread_start_boot_ns) + this.b.bootToEpochNs;
+  }
+  get processorId(): number {
+    return this.u32(OFF.cpu);
+  }
+  get processId(): number {
+    return this.u32(OFF.ns_pid);
+  }
+  get cgroupId(): bigint {
+    return this.u64(OFF.cgroup_id);
+  }
+  get threadId(): number {
+    return this.u32(OFF.ns_tid);
+  }
+  get parentProcessId(): number {
+    return this.u32(OFF.ns_ppid);
+  }
+  get hostProcessId(): number {
+    return this.u32(OFF.host_pid);
+  }
+  get hostThreadId(): number {
+    return this.u32(OFF.host_tid);
+  }
+  get hostParentProcessId(): number {
+    return this.u32(OFF.host_ppid);
+  }
+  get userId(): number {
+    return this.u32(OFF.uid);
+  }
+  get mountNamespace(): number {
+    return this.u32(OFF.mnt_ns);
+  }
+  get pidNamespace(): number {
+    return this.u32(OFF.pid_ns);
+  }
+  get processName(): string {
+    const start = this.o + OFF.comm;
+    const comm = this.b.bytes.subarray(start, start + COMM_LEN);
+    const nul = comm.indexOf(0);
+    return utf8.decode(nul < 0 ? comm : comm.subarray(0, nul));
+  }
+  get executable(): { path: string } {
+    const at = FIXED_SIZE + this.u16(OFF.uts_len) + this.u16(OFF.path_len);
+    return { path: this.text(at, this.u16(OFF.exe_len)) };
+  }
+  get hostName(): string {
+    return this.text(FIXED_SIZE, this.u16(OFF.uts_len));
+  }
+  get containerId(): string {
+    return '';
+  }
+  get container(): TraceeEvent['container'] {
+    return {};
+  }
+  get kubernetes(): TraceeEvent['kubernetes'] {
+    return {};
+  }
+  get eventId(): string {
+    return this.denied ? EVENT_IDS.mem_prot_denied : EVENT_IDS.mem_prot_alert;
+  }
+  get eventName(): string {
+    return this.denied ? 'mem_prot_denied' : 'mem_prot_alert';
+  }
+  get matchedPolicies(): string[] {
+    return [];
+  }
+  get argsNum(): number {
+    return MEM_PROT_ALERT_PARAMS.length;
+  }
+  get returnValue(): number {
+    return Number(this.b.view.getBigInt64(this.o + OFF.ret, true));
+  }
+  get syscall(): string {
+    return SYSCALL_NAMES[this.u16(OFF.syscall)] ?? 'unknown';
+  }
+  get stackAddresses(): null {
+    return null;
+  }
+  get contextFlags(): TraceeEvent['contextFlags'] {
+    return { containerStarted: false, isCompat: false };
+  }
+  get threadEntityId(): number {
+    return fnv1a32(this.hostThreadId, this.u64(OFF.thread_start_boot_ns));
+  }
+  get processEntityId(): number {
+    return fnv1a32(this.hostProcessId, this.u64(OFF.leader_start_boot_ns));
+  }
+  get parentEntityId(): number {
+    return fnv1a32(this.hostParentProcessId, this.u64(OFF.parent_start_boot_ns));
+  }
+  /** The nine mem_prot_alert arguments with raw values, as Tracee emits them. */
+  get args(): EventArg[] {
+    const values: unknown[] = [
+      this.alert,
+      this.addr,
+      this.len,
+      this.prot,
+      this.prevProtRaw,
+      this.hasFile ? this.pathname : '',
+      this.dev,
+      this.inode,
+      this.ctime,
+    ];
+    return MEM_PROT_ALERT_PARAMS.map((p, i) => ({ name: p.name, type: p.type, value: values[i] }));
+  }
+
+  // --- beyond Tracee ---
+  get wxwatch(): WxwatchExtras {
+    return {
+      vmaStart: this.u64(OFF.vma_start),
+      vmaEnd: this.u64(OFF.vma_end),
+      prevProt: Number(this.u64(OFF.prev_vm_flags) & 0x7n),
+      region: (REGION_NAMES[this.b.view.getUint8(this.o + OFF.region)] ?? 'anonymous') as RegionKind,
+      fileDeleted: (this.flags & F_FILE_DELETED) !== 0,
+      denied: this.denied,
+    };
+  }
+
+  /** All fields as a plain object, Tracee's order, then wxwatch's extras. */
+  toJSON(): TraceeEvent & { wxwatch: WxwatchExtras } {
+    return {
+      timestamp: this.timestamp,
+      threadStartTime: this.threadStartTime,
+      processorId: this.processorId,
+      processId: this.processId,
+      cgroupId: this.cgroupId,
+      threadId: this.threadId,
+      parentProcessId: this.parentProcessId,
+      hostProcessId: this.hostProcessId,
+      hostThreadId: this.hostThreadId,
+      hostParentProcessId: this.hostParentProcessId,
+      userId: this.userId,
+      mountNamespace: this.mountNamespace,
+      pidNamespace: this.pidNamespace,
+      processName: this.processName,
+      executable: this.executable,
+      hostName: this.hostName,
+      containerId: this.containerId,
+      container: this.container,
+      kubernetes: this.kubernetes,
+      eventId: this.eventId,
+      eventName: this.eventName,
+      matchedPolicies: this.matchedPolicies,
+      argsNum: this.argsNum,
+      returnValue: this.returnValue,
+      syscall: this.syscall,
+      stackAddresses: this.stackAddresses,
+      contextFlags: this.contextFlags,
+      threadEntityId: this.threadEntityId,
+      processEntityId: this.processEntityId,
+      parentEntityId: this.parentEntityId,
+      args: this.args,
+      wxwatch: this.wxwatch,
+    };
+  }
+}
+
+/** Splits a batch into one MemProtAlert per record. */
+export function decodeBatch(buffer: ArrayBuffer, records: number, bootToEpochNs: bigint): MemProtAlert[] {
+  const batch = new BatchView(buffer, bootToEpochNs);
+  const out = new Array<MemProtAlert>(records);
+  let offset = 0;
+  for (let i = 0; i < records; i++) {
+    const size = batch.view.getUint32(offset + OFF.size, true);
+    if (size < FIXED_SIZE || offset + size > buffer.byteLength) {
+      throw new RangeError(`wxwatch: corrupt batch: record ${i} at ${offset} has size ${size}`);
+    }
+    out[i] = new MemProtAlert(batch, offset);
+    offset += (size + ALIGN - 1) & ~(ALIGN - 1);
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+// Sensor options and their validation: every check happens here, before any native call.
+import { ALERT, AlertKind } from './event';
+
+export interface SensorOptions {
+  /** Ring buffer size in bytes: a power of two, at least 64 KiB. Default 8 MiB. */
+  ringBufferBytes?: number;
+  /** Also emit raw mem_prot_alert events on 'alert': true for every kind, or a list of kinds. */
+  alerts?: boolean | AlertKind[];
+  /** Emit failed W→X attempts (e.g. refused by PR_SET_MDWE or an LSM) on 'denied'. */
+  denied?: boolean;
+  /** Bytes of records per batch handed to JavaScript. Default 1 MiB. */
+  batchBytes?: number;
+  /** How often the drainer empties the ring when the kernel has not woken it. Default 1 ms. */
+  drainIntervalMs?: number;
+}
+
+export interface ResolvedOptions {
+  ringBufferBytes: number;
+  alertKinds: ReadonlySet<number>;
+  denied: boolean;
+  batchBytes: number;
+  drainIntervalMs: number;
+}
+
+const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
+const KNOWN = new Set(['ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs']);
+const MAX_RECORD_BYTES = 192 + 64 + 2 * 4096;
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`wxwatch: ${name} must be an integer, got ${typeof value === 'number' ? value : typeof value}`);
+  }
+  if (value < min || value > max) throw new RangeError(`wxwatch: ${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('wxwatch: options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`wxwatch: unknown option "${key}" (known: ${[...KNOWN].join(', ')})`);
+  }
+  const ringBufferBytes = integer('ringBufferBytes', options.ringBufferBytes ?? 8 << 20, 64 << 10, 1 << 30);
+  if ((ringBufferBytes & (ringBufferBytes - 1)) !== 0) {
+    throw new RangeError(`wxwatch: ringBufferBytes must be a power of two, got ${ringBufferBytes}`);
+  }
+  const batchBytes = integer('batchBytes', options.batchBytes ?? 1 << 20, MAX_RECORD_BYTES, 256 << 20);
+  const drainIntervalMs = integer('drainIntervalMs', options.drainIntervalMs ?? 1, 1, 1000);
+
+  let kinds: AlertKind[] = [];
+  const alerts = options.alerts ?? false;
+  if (alerts === true) kinds = ALL_ALERTS;
+  else if (Array.isArray(alerts)) {
+    for (const k of alerts) {
+      if (!ALL_ALERTS.includes(k)) throw new RangeError(`wxwatch: alerts: unknown alert kind ${String(k)} (kinds are 1-4)`);
+    }
+    kinds = alerts;
+  } else if (alerts !== false) throw new TypeError('wxwatch: alerts must be a boolean or a list of alert kinds');
+
+  const denied = options.denied ?? false;
+  if (typeof denied !== 'boolean') throw new TypeError('wxwatch: denied must be a boolean');
+  return { ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs };
+}

@@ -1,0 +1,24 @@
+// Strings in events come from watched processes (names, paths): attacker-controlled. Every
+// output escapes them so that no control character reaches a terminal or a log parser.
+
+// JSON.stringify escapes C0 controls, '"' and '\'; these it leaves: DEL, C1 controls (0x9b is
+// an 8-bit CSI), and the JavaScript line separators.
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
+
+export function jsonString(s: string): string {
+  return JSON.stringify(s).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+// Anything that is not printable: C0, DEL, C1, line/paragraph separators, bidi controls, and
+// the replacement character (how undecodable bytes arrive).
+const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd\\"]/g;
+
+/** A double-quoted string safe to print on a terminal: \xNN / \uNNNN for what is not printable. */
+export function terminalString(s: string): string {
+  const body = s.replace(TERMINAL_UNSAFE, (c) => {
+    if (c === '\\' || c === '"') return `\\${c}`;
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+  return `"${body}"`;
+}

@@ -1,0 +1,170 @@
+// The embeddable sensor: batches from the addon become mem_prot_alert events, the signature
+// turns them into findings, and everything leaves as typed EventEmitter events.
+import { EventEmitter, on } from 'node:events';
+import { MemProtAlert, decodeBatch } from './mem-prot-alert';
+import { addon, NativeSensor, NativeStats } from './native';
+import { resolveOptions, ResolvedOptions, SensorOptions } from './options';
+import { assertRequirements } from './privileges';
+import { Finding } from './signatures/signature';
+import { TRC104 } from './signatures/trc104';
+
+export interface SensorStats extends NativeStats {
+  /** Records written to the ring: seen - filtered - suppressed - lost. */
+  emitted: number;
+  findings: number;
+  alerts: number;
+  denied: number;
+  listenerErrors: number;
+}
+
+/** A raw batch, for consumers that want records without per-event objects. */
+export interface RecordBatch {
+  buffer: ArrayBuffer;
+  records: number;
+  decode(): MemProtAlert[];
+}
+
+export interface SensorEvents {
+  finding: [finding: Finding];
+  alert: [event: MemProtAlert];
+  denied: [event: MemProtAlert];
+  batch: [batch: RecordBatch];
+  lost: [info: { lost: number; total: number }];
+  error: [error: Error];
+  close: [stats: SensorStats];
+}
+
+type State = 'idle' | 'running' | 'closing' | 'closed';
+
+export class Sensor extends EventEmitter<SensorEvents> {
+  private readonly options: ResolvedOptions;
+  private native: NativeSensor | null = null;
+  private state: State = 'idle';
+  private closed: Promise<SensorStats> | null = null;
+  private resolveClosed: ((stats: SensorStats) => void) | null = null;
+  private counts = { findings: 0, alerts: 0, denied: 0, listenerErrors: 0 };
+  private lostReported = 0;
+
+  constructor(options: SensorOptions = {}) {
+    super();
+    this.options = resolveOptions(options);
+  }
+
+  /** Loads and attaches the kernel programs and starts draining. Throws with what is missing. */
+  start(): { mountedTracefs: boolean } {
+    if (this.state !== 'idle') throw new Error(`wxwatch: start() on a sensor that is ${this.state}`);
+    assertRequirements();
+    const o = this.options;
+    let mask = 0;
+    for (const kind of [...o.alertKinds, ...TRC104.alertKinds]) mask |= 1 << kind;
+    const native = new addon.NativeSensor(
+      {
+        ringBytes: o.ringBufferBytes,
+        alertMask: mask,
+        batchBytes: o.batchBytes,
+        drainIntervalMs: o.drainIntervalMs,
+        emitDenied: o.denied,
+      },
+      (buffer, records, last) => this.onBatch(buffer, records, last),
+    );
+    const info = native.start();
+    this.native = native;
+    this.state = 'running';
+    return info;
+  }
+
+  /** Stops, delivers what is still pending, detaches everything; resolves with the final stats. */
+  close(): Promise<SensorStats> {
+    if (this.closed) return this.closed;
+    if (this.state === 'idle') {
+      this.state = 'closed';
+      this.closed = Promise.resolve(this.stats());
+      return this.closed;
+    }
+    this.state = 'closing';
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.native?.stop();
+    return this.closed;
+  }
+
+  stats(): SensorStats {
+    const n: NativeStats = this.native?.stats() ?? {
+      seen: 0,
+      lost: 0,
+      filtered: 0,
+      suppressed: 0,
+      vmaTruncated: 0,
+      noState: 0,
+      drained: 0,
+      prefiltered: 0,
+      batches: 0,
+    };
+    return { ...n, emitted: n.seen - n.filtered - n.suppressed - n.lost, ...this.counts };
+  }
+
+  /** Findings as an async iterator; it ends when the sensor closes. */
+  async *findings(): AsyncGenerator<Finding> {
+    for await (const [finding] of on(this, 'finding', { close: ['close'] })) yield finding as Finding;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<Finding> {
+    return this.findings();
+  }
+
+  private onBatch(buffer: ArrayBuffer | null, records: number, last: boolean): void {
+    if (buffer && records) this.dispatch(buffer, records);
+    this.reportLosses();
+    if (last) {
+      this.state = 'closed';
+      const stats = this.stats();
+      this.resolveClosed?.(stats);
+      this.deliver('close', stats);
+    }
+  }
+
+  private dispatch(buffer: ArrayBuffer, records: number): void {
+    const offset = addon.bootToEpochNs();
+    if (this.listenerCount('batch')) {
+      this.deliver('batch', { buffer, records, decode: () => decodeBatch(buffer, records, offset) });
+    }
+    const wantAlerts = this.options.alertKinds.size > 0 && this.listenerCount('alert') > 0;
+    for (const event of decodeBatch(buffer, records, offset)) {
+      if (event.denied) {
+        this.counts.denied++;
+        this.deliver('denied', event);
+        continue;
+      }
+      if (wantAlerts && this.options.alertKinds.has(event.alert)) {
+        this.counts.alerts++;
+        this.deliver('alert', event);
+      }
+      if (TRC104.matches(event)) {
+        this.counts.findings++;
+        this.deliver('finding', { SigMetadata: TRC104.metadata, Event: event, Data: null });
+      }
+    }
+  }
+
+  private reportLosses(): void {
+    const total = this.native?.stats().lost ?? 0;
+    if (total > this.lostReported) {
+      const lost = total - this.lostReported;
+      this.lostReported = total;
+      this.deliver('lost', { lost, total });
+    }
+  }
+
+  /** Calls each listener on its own, so that one that throws costs no other listener its event. */
+  private deliver<K extends keyof SensorEvents>(event: K, ...args: SensorEvents[K]): void {
+    for (const listener of this.rawListeners(event) as Array<(...a: SensorEvents[K]) => void>) {
+      try {
+        listener.apply(this, args);
+      } catch (err) {
+        this.counts.listenerErrors++;
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (event !== 'error' && this.listenerCount('error') > 0) this.deliver('error', error);
+        else process.emitWarning(`wxwatch: a '${String(event)}' listener threw: ${error.stack ?? error.message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,27 @@
+// TRC-104, "Dynamic code loading detected": memory that was writable becomes executable.
+// Metadata exactly as Tracee's; the condition is alert 4 (ALERT_MPROT_W_REM) on a call that
+// succeeded.
+import { ALERT } from '../event';
+import type { Signature } from './signature';
+
+export const TRC104: Signature = {
+  metadata: {
+    ID: 'TRC-104',
+    Version: '1',
+    Name: 'Dynamic code loading detected',
+    EventName: 'dynamic_code_loading',
+    Description:
+      "Possible dynamic code loading was detected as the binary's memory is both writable and executable. Writing to an executable allocated memory region could be a technique used by adversaries to run code undetected and without dropping executables.",
+    Tags: null,
+    Properties: {
+      Severity: 2,
+      Category: 'defense-evasion',
+      Technique: 'Software Packing',
+      Kubernetes_Technique: '',
+      id: 'attack-pattern--deb98323-e13f-4b0c-8d94-175379069062',
+      external_id: 'T1027.002',
+    },
+  },
+  alertKinds: [ALERT.MPROT_W_REM],
+  matches: (event) => event.alert === ALERT.MPROT_W_REM && !event.denied,
+};
