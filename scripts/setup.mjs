@@ -55,7 +55,7 @@ function ensureSystemPackages() {
   say(`installing Debian packages (missing: ${missing.join(', ')})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-qq'], { env });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...APT_PACKAGES], { env });
+  run('apt-get', ['install', '-y', '-qq', ...APT_PACKAGES], { env });
   const still = REQUIRED.filter((r) => !r.ok()).map((r) => r.what);
   if (still.length) fail(`still missing after apt-get: ${still.join(', ')}`);
 }

@@ -1,0 +1,117 @@
+// The wxwatch command as a user runs it: a real process, real signals, stdout parsed as JSON.
+import assert from 'node:assert/strict';
+import { ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import { REPO, runFixture } from '../helpers/fixtures';
+import { requireRoot } from '../helpers/sensor';
+import { TRACEE_FIELDS } from '../helpers/tracee';
+
+const CLI = path.join(REPO, 'dist', 'lib', 'cli.js');
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  lines: string[];
+  stderr: () => string;
+}
+
+/** Starts the CLI and resolves once it says it is watching. */
+async function startCli(args: string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [CLI, ...args]);
+  const lines: string[] = [];
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+    const parts = out.split('\n');
+    out = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr.on('data', (d) => (err += d));
+  const deadline = Date.now() + 15000;
+  while (!err.includes('watching')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`CLI did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, lines, stderr: () => err };
+}
+
+async function lineFor(run: Running, pid: number): Promise<string> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const hit = run.lines.find((l) => l.includes(`"hostProcessId":${pid},`) || l.includes(`pid=${pid} `));
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no line for pid ${pid}: ${run.lines.length} lines`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('wxwatch CLI', function () {
+  this.timeout(60000);
+
+  it('prints usage and rejects unknown flags with exit 2', () => {
+    const res = spawnSync(process.execPath, [CLI, '--bogus'], { encoding: 'utf8' });
+    assert.equal(res.status, 2);
+    assert.match(res.stderr, /Unknown option '--bogus'/);
+    assert.match(res.stderr, /usage: wxwatch/);
+  });
+
+  describe('as root', function () {
+    before(requireRoot);
+
+    it('prints a W→X loader as one Tracee detection line and stops cleanly on SIGINT', async () => {
+      const run = await startCli();
+      const fx = await runFixture(['w2x']);
+      const detection = JSON.parse(await lineFor(run, fx.pid));
+      assert.deepEqual(Object.keys(detection), [...TRACEE_FIELDS, 'wxwatch']);
+      assert.equal(detection.eventName, 'dynamic_code_loading');
+      assert.equal(detection.metadata.Properties.signatureID, 'TRC-104');
+      assert.equal(detection.processName, 'wxfix');
+      const args = detection.args[0].value.args;
+      assert.equal(args[0].value, 4);
+      assert.equal(String(args[1].value), fx.addr);
+      run.child.kill('SIGINT');
+      const [code] = await once(run.child, 'exit');
+      assert.equal(code, 0);
+      assert.match(run.stderr(), /SIGINT: stopped; seen \d+, emitted \d+, .*lost 0/);
+    });
+
+    it('prints escaped one-line text with --format text and stops on SIGTERM', async () => {
+      const run = await startCli(['--format', 'text']);
+      const fx = await runFixture(['w2x']);
+      const line = await lineFor(run, fx.pid);
+      assert.match(line, /TRC-104 Dynamic code loading detected: pid=\d+ .*comm="wxfix"/);
+      run.child.kill('SIGTERM');
+      const [code] = await once(run.child, 'exit');
+      assert.equal(code, 0);
+    });
+
+    it('says which capabilities are missing and exits non-zero without them', () => {
+      // Root with an empty bounding set execs with no capabilities at all.
+      const res = spawnSync('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, CLI], {
+        encoding: 'utf8',
+      });
+      assert.equal(res.status, 77, res.stderr);
+      assert.match(res.stderr, /needs root, or the capabilities CAP_BPF and CAP_PERFMON.*missing: CAP_BPF, CAP_PERFMON/);
+    });
+
+    it('mounts tracefs itself when it is not mounted', async function () {
+      const tracefs = '/sys/kernel/tracing';
+      if (existsSync(`${tracefs}/events`)) {
+        try {
+          execFileSync('umount', [tracefs]);
+        } catch {
+          this.skip(); // busy: someone else is using it right now
+        }
+      }
+      if (existsSync('/sys/kernel/debug/tracing/events')) this.skip(); // libbpf would use debugfs
+      const run = await startCli();
+      assert.match(run.stderr(), /mounted tracefs at \/sys\/kernel\/tracing/);
+      const fx = await runFixture(['w2x']);
+      await lineFor(run, fx.pid);
+      run.child.kill('SIGINT');
+      await once(run.child, 'exit');
+    });
+  });
+});

@@ -1,0 +1,64 @@
+// Helpers for tests that run the real sensor: start/close around a test, wait for events.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Sensor, SensorEvents } from '../../lib/sensor';
+import { SensorOptions } from '../../lib/options';
+import { runFixture } from './fixtures';
+import type { Finding } from '../../lib/signatures/signature';
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Skips the suite unless running as root: these tests load real BPF programs. */
+export function requireRoot(this: Mocha.Context): void {
+  if (!isRoot) this.skip();
+}
+
+export async function withSensor<T>(options: SensorOptions, fn: (sensor: Sensor) => Promise<T>): Promise<T> {
+  const sensor = new Sensor(options);
+  sensor.start();
+  try {
+    return await fn(sensor);
+  } finally {
+    await sensor.close();
+  }
+}
+
+/** Everything emitted as `event` from now on. */
+export function collect<K extends keyof SensorEvents>(sensor: Sensor, event: K): SensorEvents[K][0][] {
+  const seen: SensorEvents[K][0][] = [];
+  sensor.on(event, ((arg: SensorEvents[K][0]) => seen.push(arg)) as never);
+  return seen;
+}
+
+/** Resolves with the first `event` matching `match`, among those already collected or to come. */
+export function waitFor<T>(seen: T[], match: (x: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      const hit = seen.find(match);
+      if (hit !== undefined) return resolve(hit);
+      if (Date.now() > deadline) return reject(new Error(`no matching event within ${timeoutMs} ms (${seen.length} seen)`));
+      setTimeout(poll, 5);
+    };
+    poll();
+  });
+}
+
+/**
+ * Waits until a W→X done by a fresh process after this call has arrived: everything recorded
+ * before it has been delivered, since records leave the ring in order.
+ */
+export async function settle(findings: Finding[]): Promise<void> {
+  const sentinel = await runFixture(['w2x']);
+  await waitFor(findings, (f) => f.Event.hostProcessId === sentinel.pid);
+}
+
+/** IDs of loaded BPF programs whose names start with our prefix. */
+export function ourProgramIds(): Set<number> {
+  const bpftool = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
+  const progs = JSON.parse(execFileSync(bpftool, ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{
+    id: number;
+    name?: string;
+  }>;
+  return new Set(progs.filter((p) => p.name?.startsWith('tp__sys_')).map((p) => p.id));
+}
