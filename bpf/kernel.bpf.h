@@ -125,6 +125,25 @@ struct pid {
 	struct upid numbers[1];
 };
 
+struct kernfs_node {
+	const char *name;
+};
+/* The parent link was renamed in 6.15. */
+struct kernfs_node___parent_new {
+	struct kernfs_node *__parent;
+};
+struct kernfs_node___parent_old {
+	struct kernfs_node *parent;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
 struct task_struct {
 	int pid;
 	int tgid;
@@ -135,6 +154,7 @@ struct task_struct {
 	char comm[16];
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
+	struct css_set *cgroups;
 };
 
 #pragma clang attribute pop

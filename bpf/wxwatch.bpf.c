@@ -385,6 +385,38 @@ static __always_inline void fill_region(struct wx_record *r, struct task_struct 
 		r->region = WX_REGION_ANON;
 }
 
+static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(struct kernfs_node___parent_new, __parent))
+		return BPF_CORE_READ((struct kernfs_node___parent_new *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___parent_old *)kn, parent);
+}
+
+/* Appends "parent/leaf" of the task's cgroup v2 node at byte offset at; returns its length.
+ * Two levels: enough for a container runtime's scope even when the container nests one more. */
+static __always_inline __u32 append_cgroup(struct wx_scratch *s, __u32 at, struct task_struct *task)
+{
+	struct kernfs_node *leaf = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	struct kernfs_node *parent = kernfs_parent(leaf);
+	__u32 len = 0;
+	if (parent && kernfs_parent(parent)) { /* not the root, whose name is "/" */
+		long n = bpf_probe_read_kernel_str(&s->record[at & (RECORD_BUF - 1)], WX_CGROUP_NAME_MAX,
+						   BPF_CORE_READ(parent, name));
+		if (n > 1) {
+			len = n - 1;
+			s->record[(at + len) & (RECORD_BUF - 1)] = '/';
+			len++;
+		}
+	}
+	if (!parent)
+		return 0;
+	long n = bpf_probe_read_kernel_str(&s->record[(at + len) & (RECORD_BUF - 1)], WX_CGROUP_NAME_MAX,
+					   BPF_CORE_READ(leaf, name));
+	if (n > 1)
+		len += n - 1;
+	return len;
+}
+
 /* Builds one record in scratch and copies it into the ring buffer. */
 static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, struct vma_view *v,
 				 __u32 alert, __s64 ret)
@@ -427,6 +459,9 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, str
 		r->exe_len = append_path(s, at, &ep);
 		at += r->exe_len;
 	}
+
+	r->cgroup_len = append_cgroup(s, at, task);
+	at += r->cgroup_len;
 
 	__u32 size = (at + WX_RECORD_ALIGN - 1) & ~(WX_RECORD_ALIGN - 1);
 	if (size > WX_RECORD_MAX_SIZE)

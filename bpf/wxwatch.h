@@ -9,6 +9,7 @@
 #define WX_COMM_LEN 16
 #define WX_UTS_LEN 64     /* __NEW_UTS_LEN */
 #define WX_PATH_MAX 4096  /* a power of two: BPF code masks offsets with it */
+#define WX_CGROUP_NAME_MAX 128 /* per cgroup level; the record keeps "parent/leaf" */
 #define WX_MAX_VMAS 8     /* VMAs judged per mprotect call; more is counted, never dropped silently */
 
 /* Tracee's mem_prot_alert kinds, same numbers. TRC-104 is WX_ALERT_MPROT_W_REM. */
@@ -50,7 +51,7 @@ enum wx_counter {
 	WX_CNT_MAX = 6,
 };
 
-/* One mem_prot_alert. Fixed part, then the strings uts, path, exe back to back (lengths below,
+/* One mem_prot_alert. Fixed part, then the strings uts, path, exe, cgroup back to back (lengths below,
  * no NULs). Records are 8-byte aligned in the ring and in batches. */
 struct wx_record {
 	__u32 size;               /* fixed part + strings */
@@ -84,16 +85,16 @@ struct wx_record {
 	__u16 uts_len;
 	__u16 path_len;
 	__u16 exe_len;
-	__u16 _pad0;
+	__u16 cgroup_len;         /* "parent/leaf" names of the task's cgroup (v2) */
 	__u32 _pad1;
 	char comm[WX_COMM_LEN];
 	__u64 leader_start_boot_ns;  /* the process's (thread group leader's) start */
 	__u64 parent_start_boot_ns;
-	/* char strings[uts_len + path_len + exe_len]; */
+	/* char strings[uts_len + path_len + exe_len + cgroup_len]; */
 };
 
 #define WX_RECORD_FIXED_SIZE 192
-#define WX_RECORD_MAX_SIZE (WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 2 * WX_PATH_MAX)
+#define WX_RECORD_MAX_SIZE (WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 2 * WX_PATH_MAX + 2 * WX_CGROUP_NAME_MAX)
 #define WX_RECORD_ALIGN 8
 
 /* Both compilers check the layout the other side relies on. */

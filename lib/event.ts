@@ -129,4 +129,6 @@ export interface WxwatchExtras {
   fileDeleted: boolean;
   /** The call failed (only with the denied event enabled). */
   denied: boolean;
+  /** The task's cgroup v2 node, "parent/leaf". */
+  cgroup: string;
 }

@@ -11,6 +11,7 @@ import {
   TraceeEvent,
   WxwatchExtras,
 } from './event';
+import { containerIdFromCgroup } from './container';
 import { ALIGN, COMM_LEN, FIXED_SIZE, OFF } from './record-layout';
 
 const F_HAS_FILE = 1 << 0;
@@ -154,11 +155,19 @@ export class MemProtAlert implements TraceeEvent {
   get hostName(): string {
     return this.text(FIXED_SIZE, this.u16(OFF.uts_len));
   }
-  get containerId(): string {
-    return '';
+  /** The task's cgroup v2 node as "parent/leaf", captured in the kernel at the call. */
+  get cgroup(): string {
+    const at = FIXED_SIZE + this.u16(OFF.uts_len) + this.u16(OFF.path_len) + this.u16(OFF.exe_len);
+    return this.text(at, this.u16(OFF.cgroup_len));
   }
+  get containerId(): string {
+    return containerIdFromCgroup(this.cgroup);
+  }
+  /** Tracee's container object: empty on the host; the id inside a container (name and image
+   * need the runtime's API, which the sensor does not query). */
   get container(): TraceeEvent['container'] {
-    return {};
+    const id = this.containerId;
+    return id ? { id } : {};
   }
   get kubernetes(): TraceeEvent['kubernetes'] {
     return {};
@@ -221,6 +230,7 @@ export class MemProtAlert implements TraceeEvent {
       region: (REGION_NAMES[this.b.view.getUint8(this.o + OFF.region)] ?? 'anonymous') as RegionKind,
       fileDeleted: (this.flags & F_FILE_DELETED) !== 0,
       denied: this.denied,
+      cgroup: this.cgroup,
     };
   }
 

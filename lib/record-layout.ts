@@ -39,6 +39,7 @@ export const OFF = {
   uts_len: 148,
   path_len: 150,
   exe_len: 152,
+  cgroup_len: 154,
   comm: 160,
   leader_start_boot_ns: 176,
   parent_start_boot_ns: 184,

@@ -45,6 +45,7 @@ Napi::Object record_layout(Napi::Env env) {
   WX_FIELD(uts_len);
   WX_FIELD(path_len);
   WX_FIELD(exe_len);
+  WX_FIELD(cgroup_len);
   WX_FIELD(comm);
   WX_FIELD(leader_start_boot_ns);
   WX_FIELD(parent_start_boot_ns);

@@ -16,6 +16,7 @@ export interface RecordFields {
   uts?: string;
   path?: string;
   exe?: string;
+  cgroup?: string;
   ret?: bigint;
   tsBootNs?: bigint;
   inode?: bigint;
@@ -26,7 +27,8 @@ export function record(f: RecordFields): Uint8Array {
   const uts = Buffer.from(f.uts ?? 'host');
   const path = Buffer.from(f.path ?? '');
   const exe = Buffer.from(f.exe ?? '/usr/bin/true');
-  const size = FIXED_SIZE + uts.length + path.length + exe.length;
+  const cgroup = Buffer.from(f.cgroup ?? 'system.slice/ssh.service');
+  const size = FIXED_SIZE + uts.length + path.length + exe.length + cgroup.length;
   const bytes = new Uint8Array((size + 7) & ~7);
   const v = new DataView(bytes.buffer);
   v.setUint32(OFF.size, size, true);
@@ -46,10 +48,12 @@ export function record(f: RecordFields): Uint8Array {
   v.setUint16(OFF.uts_len, uts.length, true);
   v.setUint16(OFF.path_len, path.length, true);
   v.setUint16(OFF.exe_len, exe.length, true);
+  v.setUint16(OFF.cgroup_len, cgroup.length, true);
   bytes.set(Buffer.from((f.comm ?? 'wxfix').slice(0, 15)), OFF.comm);
   bytes.set(uts, FIXED_SIZE);
   bytes.set(path, FIXED_SIZE + uts.length);
   bytes.set(exe, FIXED_SIZE + uts.length + path.length);
+  bytes.set(cgroup, FIXED_SIZE + uts.length + path.length + exe.length);
   return bytes;
 }
 
