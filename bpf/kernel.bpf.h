@@ -159,6 +159,12 @@ struct task_struct {
 
 #pragma clang attribute pop
 
+/* x86-64 kprobe registers, with the user-space names bpf_tracing.h expects without vmlinux.h. */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	unsigned long rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+};
+
 /* Syscall tracepoint contexts: a fixed ABI (see .../events/syscalls/sys_enter_mprotect/format). */
 struct wx_sys_enter_ctx {
 	__u64 common;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "kernel.bpf.h"
 #include "wxwatch.h"
 
@@ -29,6 +30,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 self_tgid = 0;     /* the embedding process: its own JIT never feeds back */
 const volatile __u8 emit_denied = 0;    /* also emit calls that failed (WX_F_DENIED) */
 const volatile __u64 wakeup_bytes = 0;  /* wake the reader early once this much is queued */
+/* Tracepoint mode walks the range's VMAs at syscall enter; lsm-hook mode leaves that to the
+ * security_file_mprotect hook, which the kernel calls once per VMA it is about to change. */
+const volatile __u8 walk_vmas = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -58,7 +62,7 @@ struct wx_pending {
 	__u32 map_flags;
 	__u16 syscall;
 	__u16 nvmas;
-	__u32 _pad;
+	__u32 truncated;
 	struct wx_vma_state vmas[WX_MAX_VMAS];
 };
 
@@ -156,6 +160,13 @@ static __always_inline int on_mprotect_enter(__u64 addr, __u64 len, __s32 prot, 
 	p->map_flags = 0;
 	p->syscall = syscall;
 	p->nvmas = 0;
+	p->truncated = 0;
+	__u32 tid = (__u32)id;
+	if (!walk_vmas) {
+		if (bpf_map_update_elem(&wx_pending, &tid, p, BPF_ANY))
+			count(WX_CNT_NO_STATE);
+		return 0;
+	}
 
 	__u64 end = addr + ((len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
 	__u64 cur = addr;
@@ -179,7 +190,6 @@ static __always_inline int on_mprotect_enter(__u64 addr, __u64 len, __s32 prot, 
 	if (!n)
 		return 0;
 	p->nvmas = n;
-	__u32 tid = (__u32)id;
 	if (bpf_map_update_elem(&wx_pending, &tid, p, BPF_ANY))
 		count(WX_CNT_NO_STATE);
 	return 0;
@@ -202,11 +212,39 @@ static __always_inline int on_mmap_enter(__u64 len, __s32 prot, __u32 map_flags)
 	p->map_flags = map_flags;
 	p->syscall = WX_SYS_MMAP;
 	p->nvmas = 1;
+	p->truncated = 0;
 	p->vmas[0].alert = WX_ALERT_MMAP_W_X;
 	p->vmas[0].flags = 0;
 	__u32 tid = (__u32)id;
 	if (bpf_map_update_elem(&wx_pending, &tid, p, BPF_ANY))
 		count(WX_CNT_NO_STATE);
+	return 0;
+}
+
+/* lsm-hook mode: one call per VMA, with the flags the kernel itself is judging. */
+static __always_inline int on_file_mprotect(__u64 start, __u64 end, __u64 flags, __s32 reqprot)
+{
+	if (!(reqprot & PROT_EXEC))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct wx_pending *p = bpf_map_lookup_elem(&wx_pending, &tid);
+	if (!p) /* not a call we follow: our own process, or no EXEC requested */
+		return 0;
+	__u32 alert = judge_mprotect(flags, reqprot);
+	if (!alert)
+		return 0;
+	__u64 n = p->nvmas;
+	if (n >= WX_MAX_VMAS) {
+		if (!p->truncated++)
+			count(WX_CNT_VMA_TRUNCATED);
+		return 0;
+	}
+	asm volatile("%[n] &= 7" : [n] "+r"(n));
+	p->vmas[n].start = start;
+	p->vmas[n].end = end;
+	p->vmas[n].flags = flags;
+	p->vmas[n].alert = alert;
+	p->nvmas = n + 1;
 	return 0;
 }
 
@@ -560,6 +598,19 @@ SEC("tp/syscalls/sys_exit_pkey_mprotect")
 int tp__sys_exit_pkey_mprotect(struct wx_sys_exit_ctx *ctx)
 {
 	return on_exit(ctx->ret);
+}
+
+SEC("fentry/security_file_mprotect")
+int BPF_PROG(fentry__security_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
+{
+	return on_file_mprotect(vma->vm_start, vma->vm_end, vma->vm_flags, (__s32)reqprot);
+}
+
+SEC("kprobe/security_file_mprotect")
+int BPF_KPROBE(kprobe__security_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot)
+{
+	return on_file_mprotect(BPF_CORE_READ(vma, vm_start), BPF_CORE_READ(vma, vm_end),
+				BPF_CORE_READ(vma, vm_flags), (__s32)reqprot);
 }
 
 SEC("tp/syscalls/sys_enter_mmap")

@@ -6,13 +6,16 @@ import { AlertKind } from './event';
 import { detectionJson, toJson } from './output/json';
 import { detectionLine } from './output/text';
 import { RequirementsError } from './privileges';
-import { Sensor, SensorStats } from './sensor';
+import { SensorMode } from './options';
+import { describeFallbacks, Sensor, SensorStats } from './sensor';
 
 const USAGE = `usage: wxwatch [options]
 
 Watches every process on this host for memory that was writable becoming executable
 (TRC-104, dynamic code loading) and prints one detection per line on stdout.
 
+  --mode auto|tracepoint|lsm-hook
+                            how mprotect is watched (default auto: the best that works here)
   --format json|text        json: Tracee's detection JSON (default); text: one line for people
   --parse-arguments         render arguments for people (alert text, PROT_ names, hex addresses)
   --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
@@ -31,6 +34,7 @@ function parse() {
   try {
     return parseArgs({
       options: {
+        mode: { type: 'string', default: 'auto' },
         format: { type: 'string', default: 'json' },
         'parse-arguments': { type: 'boolean', default: false },
         alerts: { type: 'boolean', default: false },
@@ -65,6 +69,7 @@ function main(): void {
   let sensor: Sensor;
   try {
     sensor = new Sensor({
+      mode: args.mode as SensorMode,
       ringBufferBytes,
       alerts: args.alerts ? ([1, 2, 3, 4] as AlertKind[]) : false,
       denied: args.denied,
@@ -82,8 +87,10 @@ function main(): void {
   sensor.on('error', (err) => process.stderr.write(`wxwatch: ${err.message}\n`));
 
   try {
-    const { mountedTracefs } = sensor.start();
+    const { mountedTracefs, mode, fallbacks } = sensor.start();
     if (mountedTracefs) process.stderr.write('wxwatch: mounted tracefs at /sys/kernel/tracing\n');
+    const why = fallbacks.length ? ` (${describeFallbacks(fallbacks)})` : '';
+    process.stderr.write(`wxwatch: mode ${mode}${why}\n`);
   } catch (err) {
     if (err instanceof RequirementsError) fail(err.message, 77);
     fail((err as Error).message, 1);

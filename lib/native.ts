@@ -2,6 +2,8 @@
 import path from 'node:path';
 
 export interface NativeSensorOptions {
+  /** 'fentry' | 'kprobe' | 'tracepoint', tried in this order. */
+  modes: string[];
   ringBytes: number;
   alertMask: number;
   batchBytes: number;
@@ -25,8 +27,24 @@ export interface NativeStats {
 /** Called once per batch; the last call has last = true and comes after stop(). */
 export type BatchCallback = (batch: ArrayBuffer | null, records: number, last: boolean) => void;
 
+/** A mode that could not be used, and why. */
+export interface ModeFallback {
+  mode: string;
+  phase: string;
+  errno: number;
+  reason: string;
+}
+
+export interface StartInfo {
+  mountedTracefs: boolean;
+  /** The mode in use: "tracepoint", "lsm-hook (fentry)" or "lsm-hook (kprobe)". */
+  mode: string;
+  /** Modes tried before it. */
+  fallbacks: ModeFallback[];
+}
+
 export interface NativeSensor {
-  start(): { mountedTracefs: boolean };
+  start(): StartInfo;
   stop(): void;
   stats(): NativeStats;
 }

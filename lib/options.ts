@@ -1,7 +1,16 @@
 // Sensor options and their validation: every check happens here, before any native call.
 import { ALERT, AlertKind } from './event';
 
+/**
+ * How mprotect is watched. 'lsm-hook': a hook on security_file_mprotect (fentry, else kprobe)
+ * sees every VMA exactly as the kernel judges it. 'tracepoint': syscall tracepoints, judging
+ * the range's VMAs with bpf_find_vma. 'auto': the first of those that loads and attaches.
+ */
+export type SensorMode = 'auto' | 'tracepoint' | 'lsm-hook';
+
 export interface SensorOptions {
+  /** Default 'auto'. */
+  mode?: SensorMode;
   /** Ring buffer size in bytes: a power of two, at least 64 KiB. Default 8 MiB. */
   ringBufferBytes?: number;
   /** Also emit raw mem_prot_alert events on 'alert': true for every kind, or a list of kinds. */
@@ -15,6 +24,7 @@ export interface SensorOptions {
 }
 
 export interface ResolvedOptions {
+  mode: SensorMode;
   ringBufferBytes: number;
   alertKinds: ReadonlySet<number>;
   denied: boolean;
@@ -23,7 +33,8 @@ export interface ResolvedOptions {
 }
 
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
-const KNOWN = new Set(['ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs']);
+const MODES: SensorMode[] = ['auto', 'tracepoint', 'lsm-hook'];
+const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs']);
 const MAX_RECORD_BYTES = 192 + 64 + 2 * 4096;
 
 function integer(name: string, value: unknown, min: number, max: number): number {
@@ -56,7 +67,16 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
     kinds = alerts;
   } else if (alerts !== false) throw new TypeError('wxwatch: alerts must be a boolean or a list of alert kinds');
 
+  const mode = options.mode ?? 'auto';
+  if (!MODES.includes(mode)) throw new RangeError(`wxwatch: mode must be one of ${MODES.join(', ')}, got ${String(mode)}`);
   const denied = options.denied ?? false;
   if (typeof denied !== 'boolean') throw new TypeError('wxwatch: denied must be a boolean');
-  return { ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs };
+  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs };
+}
+
+/** The native hook modes to try, in order, for a sensor mode. */
+export function nativeModes(mode: SensorMode): string[] {
+  if (mode === 'tracepoint') return ['tracepoint'];
+  if (mode === 'lsm-hook') return ['fentry', 'kprobe'];
+  return ['fentry', 'kprobe', 'tracepoint'];
 }

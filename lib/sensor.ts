@@ -2,8 +2,8 @@
 // turns them into findings, and everything leaves as typed EventEmitter events.
 import { EventEmitter, on } from 'node:events';
 import { MemProtAlert, decodeBatch } from './mem-prot-alert';
-import { addon, NativeSensor, NativeStats } from './native';
-import { resolveOptions, ResolvedOptions, SensorOptions } from './options';
+import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
+import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
 import { assertRequirements } from './privileges';
 import { Finding } from './signatures/signature';
 import { TRC104 } from './signatures/trc104';
@@ -36,6 +36,20 @@ export interface SensorEvents {
 
 type State = 'idle' | 'running' | 'closing' | 'closed';
 
+/** Why each way of hooking security_file_mprotect failed, in one line. */
+export function describeFallbacks(fallbacks: ModeFallback[]): string {
+  return fallbacks.map((f) => `${f.mode}: ${f.phase} failed (${f.reason})`).join('; ');
+}
+
+function lsmHookUnavailable(err: Error & { fallbacks?: ModeFallback[]; phase?: string; errno?: number }): Error {
+  const tried = [...(err.fallbacks ?? []), { mode: 'lsm-hook (kprobe)', phase: err.phase ?? 'load', errno: err.errno ?? 0, reason: err.message.split('\n')[0].replace(/^wxwatch: BPF \w+ failed: /, '') }];
+  const wrapped = new Error(
+    `wxwatch: lsm-hook mode is not available on this kernel (${describeFallbacks(tried)}); ` +
+      `it needs fentry (BTF, BPF trampolines, no lockdown refusal) or kprobes (CONFIG_KPROBES). Use mode 'auto' or 'tracepoint'.`,
+  );
+  return Object.assign(wrapped, { cause: err, fallbacks: tried });
+}
+
 export class Sensor extends EventEmitter<SensorEvents> {
   private readonly options: ResolvedOptions;
   private native: NativeSensor | null = null;
@@ -50,8 +64,11 @@ export class Sensor extends EventEmitter<SensorEvents> {
     this.options = resolveOptions(options);
   }
 
-  /** Loads and attaches the kernel programs and starts draining. Throws with what is missing. */
-  start(): { mountedTracefs: boolean } {
+  /**
+   * Loads and attaches the kernel programs and starts draining. Returns the mode in use and why
+   * any better one was not; throws with what is missing.
+   */
+  start(): StartInfo {
     if (this.state !== 'idle') throw new Error(`wxwatch: start() on a sensor that is ${this.state}`);
     assertRequirements();
     const o = this.options;
@@ -59,6 +76,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     for (const kind of [...o.alertKinds, ...TRC104.alertKinds]) mask |= 1 << kind;
     const native = new addon.NativeSensor(
       {
+        modes: nativeModes(o.mode),
         ringBytes: o.ringBufferBytes,
         alertMask: mask,
         batchBytes: o.batchBytes,
@@ -67,7 +85,12 @@ export class Sensor extends EventEmitter<SensorEvents> {
       },
       (buffer, records, last) => this.onBatch(buffer, records, last),
     );
-    const info = native.start();
+    let info: StartInfo;
+    try {
+      info = native.start();
+    } catch (err) {
+      throw o.mode === 'lsm-hook' ? lsmHookUnavailable(err as Error & { fallbacks?: ModeFallback[] }) : err;
+    }
     this.native = native;
     this.state = 'running';
     return info;

@@ -45,6 +45,14 @@ std::string describe(const std::string& phase, int err, const std::string& log) 
 BpfError::BpfError(std::string phase_, int err_, std::string log_)
     : std::runtime_error(describe(phase_, err_, log_)), phase(std::move(phase_)), err(err_ < 0 ? -err_ : err_), log(std::move(log_)) {}
 
+const char* hook_mode_name(HookMode mode) {
+  switch (mode) {
+    case HookMode::Fentry: return "lsm-hook (fentry)";
+    case HookMode::Kprobe: return "lsm-hook (kprobe)";
+    default: return "tracepoint";
+  }
+}
+
 void BpfProgram::Destroy::operator()(wxwatch_bpf* skel) const { wxwatch_bpf__destroy(skel); }
 
 BpfProgram::BpfProgram(const ProgramConfig& config) {
@@ -52,6 +60,10 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   skel_.reset(wxwatch_bpf__open());
   if (!skel_) throw BpfError("open", errno, scope.log);
 
+  // Only the hook of the chosen mode is loaded; the syscall tracepoints are common to all.
+  bpf_program__set_autoload(skel_->progs.fentry__security_file_mprotect, config.mode == HookMode::Fentry);
+  bpf_program__set_autoload(skel_->progs.kprobe__security_file_mprotect, config.mode == HookMode::Kprobe);
+  skel_->rodata->walk_vmas = config.mode == HookMode::Tracepoint ? 1 : 0;
   skel_->rodata->self_tgid = config.self_tgid;
   skel_->rodata->emit_denied = config.emit_denied ? 1 : 0;
   // Wake the reader early once a quarter of the ring is queued; below that it drains on a timer.

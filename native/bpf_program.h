@@ -14,7 +14,14 @@ struct wxwatch_bpf;
 
 namespace wxwatch {
 
+// How mprotect's VMAs are judged. Tracepoint: the enter tracepoint walks the range itself.
+// Fentry/Kprobe: a hook on security_file_mprotect sees each VMA as the kernel judges it.
+enum class HookMode { Tracepoint, Fentry, Kprobe };
+
+const char* hook_mode_name(HookMode mode);
+
 struct ProgramConfig {
+  HookMode mode;
   uint32_t self_tgid;    // excluded in the kernel: the embedding process's own JIT
   uint32_t ring_bytes;   // power of two, multiple of the page size
   bool emit_denied;      // also emit calls that failed

@@ -34,6 +34,12 @@ Napi::Error to_js_error(Napi::Env env, const std::system_error& e, const char* p
   return err;
 }
 
+HookMode parse_mode(const std::string& name) {
+  if (name == "fentry") return HookMode::Fentry;
+  if (name == "kprobe") return HookMode::Kprobe;
+  return HookMode::Tracepoint;
+}
+
 }  // namespace
 
 Napi::Function SensorWrap::Define(Napi::Env env) {
@@ -42,7 +48,7 @@ Napi::Function SensorWrap::Define(Napi::Env env) {
                       InstanceMethod<&SensorWrap::Stats>("stats")});
 }
 
-// new NativeSensor({ringBytes, alertMask, batchBytes, drainIntervalMs, emitDenied}, onBatch)
+// new NativeSensor({modes, ringBytes, alertMask, batchBytes, drainIntervalMs, emitDenied}, onBatch)
 // Options are validated in TypeScript; this only reads them.
 SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SensorWrap>(info) {
   Napi::Object opts = info[0].As<Napi::Object>();
@@ -56,6 +62,9 @@ SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sensor
       .batch_bytes = u32_option(opts, "batchBytes"),
       .interval_ms = static_cast<int>(u32_option(opts, "drainIntervalMs")),
   };
+  Napi::Array modes = opts.Get("modes").As<Napi::Array>();
+  for (uint32_t i = 0; i < modes.Length(); i++)
+    modes_.push_back(parse_mode(modes.Get(i).As<Napi::String>().Utf8Value()));
   on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
 }
 
@@ -71,10 +80,25 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   } catch (const std::system_error& e) {
     throw to_js_error(env, e, "tracefs");
   }
-  try {
-    program_ = std::make_unique<BpfProgram>(program_config_);
-  } catch (const BpfError& e) {
-    throw to_js_error(env, e);
+  // Each mode that fails to load or attach is reported with why, and the next one is tried.
+  Napi::Array fallbacks = Napi::Array::New(env);
+  for (size_t i = 0; i < modes_.size() && !program_; i++) {
+    program_config_.mode = modes_[i];
+    try {
+      program_ = std::make_unique<BpfProgram>(program_config_);
+    } catch (const BpfError& e) {
+      if (i + 1 == modes_.size()) {
+        Napi::Error err = to_js_error(env, e);
+        err.Set("fallbacks", fallbacks);
+        throw err;
+      }
+      Napi::Object failed = Napi::Object::New(env);
+      failed.Set("mode", hook_mode_name(modes_[i]));
+      failed.Set("phase", e.phase);
+      failed.Set("errno", e.err);
+      failed.Set("reason", std::strerror(e.err));
+      fallbacks.Set(fallbacks.Length(), failed);
+    }
   }
   tsfn_ = BatchTsfn::New(env, on_batch_.Value(), "wxwatch batches", kMaxQueuedBatches, 1, this);
   try {
@@ -89,6 +113,8 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("mountedTracefs", Napi::Boolean::New(env, mounted));
+  result.Set("mode", hook_mode_name(program_config_.mode));
+  result.Set("fallbacks", fallbacks);
   return result;
 }
 

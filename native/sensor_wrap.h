@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "bpf_program.h"
 #include "ring_drainer.h"
@@ -36,6 +37,7 @@ class SensorWrap : public Napi::ObjectWrap<SensorWrap> {
   void teardown();             // environment cleanup: stop without calling into JS
 
   ProgramConfig program_config_{};
+  std::vector<HookMode> modes_;  // tried in order until one loads and attaches
   DrainConfig drain_config_{};
   Napi::FunctionReference on_batch_;
   std::unique_ptr<BpfProgram> program_;

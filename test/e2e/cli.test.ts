@@ -71,6 +71,7 @@ describe('wxwatch CLI', function () {
       const args = detection.args[0].value.args;
       assert.equal(args[0].value, 4);
       assert.equal(String(args[1].value), fx.addr);
+      assert.match(run.stderr(), /wxwatch: mode (tracepoint|lsm-hook)/, 'says which mode it uses');
       run.child.kill('SIGINT');
       const [code] = await once(run.child, 'exit');
       assert.equal(code, 0);
