@@ -155,6 +155,7 @@ struct task_struct {
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
 	struct css_set *cgroups;
+	__u64 self_exec_id;
 };
 
 #pragma clang attribute pop

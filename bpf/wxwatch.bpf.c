@@ -33,6 +33,8 @@ const volatile __u64 wakeup_bytes = 0;  /* wake the reader early once this much 
 /* Tracepoint mode walks the range's VMAs at syscall enter; lsm-hook mode leaves that to the
  * security_file_mprotect hook, which the kernel calls once per VMA it is about to change. */
 const volatile __u8 walk_vmas = 1;
+/* One record per transition per process image; off restores one per transition (Tracee). */
+const volatile __u8 dedup = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -90,6 +92,50 @@ struct {
 	__type(value, struct wx_scratch);
 } wx_scratch SEC(".maps");
 
+/* Dedup: a transition is the same when alert, outcome, region kind and backing file are. The
+ * process image is (tgid, start time, exec id): a reused pid or an exec makes a new key, so
+ * nothing needs clearing; dead processes' keys age out of the LRU. Losing a key to eviction
+ * only repeats a finding. */
+struct wx_dedup_key {
+	__u64 start_boot_ns;
+	__u64 exec_id;
+	__u64 inode;
+	__u32 tgid;
+	__u32 dev;
+	__u32 alert;
+	__u8 region;
+	__u8 denied;
+	__u16 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct wx_dedup_key);
+	__type(value, __u8);
+} wx_dedup SEC(".maps");
+
+#define FILTER_MAP(name, key_type)                                   \
+	struct {                                                     \
+		__uint(type, BPF_MAP_TYPE_HASH);                     \
+		__uint(max_entries, WX_FILTER_MAX_ENTRIES);          \
+		__type(key, key_type);                               \
+		__type(value, __u8);                                 \
+	} name SEC(".maps")
+
+FILTER_MAP(wx_filter_pid, __u32);
+FILTER_MAP(wx_filter_uid, __u32);
+FILTER_MAP(wx_filter_comm, char[WX_COMM_LEN]);
+FILTER_MAP(wx_filter_cgroup, __u64);
+FILTER_MAP(wx_filter_exe, struct wx_exe_key);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wx_filter_config);
+} wx_filter_config SEC(".maps");
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&wx_counters, &which);
@@ -141,13 +187,83 @@ static __always_inline int find_vma(__u64 addr, struct vma_view *v)
 	return bpf_find_vma(task, addr, read_vma, v, 0);
 }
 
+/* Applies one kind's list: 1 if the process is filtered by it. */
+static __always_inline int filtered_by(struct wx_filter_config *cfg, __u32 kind, __u8 *action)
+{
+	if (action && *action == WX_ACT_IGNORE)
+		return 1;
+	return (cfg->scope_mask & (1u << kind)) && !(action && *action == WX_ACT_WATCH);
+}
+
+/* The cgroup list matches the task's cgroup or any ancestor: a container's scope covers what
+ * nests inside it. Returns the action of the nearest listed ancestor, if any. */
+static __always_inline __u8 *cgroup_action(void)
+{
+	for (int level = WX_CGROUP_MAX_DEPTH - 1; level >= 0; level--) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			continue;
+		__u8 *action = bpf_map_lookup_elem(&wx_filter_cgroup, &id);
+		if (action)
+			return action;
+	}
+	return 0;
+}
+
+/* Allowlists and scopes, checked before any VMA is judged: a filtered process costs a few map
+ * lookups per EXEC-requesting call and nothing downstream. */
+static __always_inline int filtered(__u32 tgid)
+{
+	__u32 zero = 0;
+	struct wx_filter_config *cfg = bpf_map_lookup_elem(&wx_filter_config, &zero);
+	if (!cfg || !cfg->active_mask)
+		return 0;
+	__u32 active = cfg->active_mask;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if ((active & (1u << WX_FILTER_PID)) &&
+	    filtered_by(cfg, WX_FILTER_PID, bpf_map_lookup_elem(&wx_filter_pid, &tgid)))
+		return 1;
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	if ((active & (1u << WX_FILTER_UID)) &&
+	    filtered_by(cfg, WX_FILTER_UID, bpf_map_lookup_elem(&wx_filter_uid, &uid)))
+		return 1;
+	if (active & (1u << WX_FILTER_COMM)) {
+		char comm[WX_COMM_LEN] = {};
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (filtered_by(cfg, WX_FILTER_COMM, bpf_map_lookup_elem(&wx_filter_comm, comm)))
+			return 1;
+	}
+	if ((active & (1u << WX_FILTER_CGROUP)) && filtered_by(cfg, WX_FILTER_CGROUP, cgroup_action()))
+		return 1;
+	if (active & (1u << WX_FILTER_EXE)) {
+		struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+		struct wx_exe_key key = {
+			.dev = BPF_CORE_READ(inode, i_sb, s_dev),
+			.inode = BPF_CORE_READ(inode, i_ino),
+		};
+		if (filtered_by(cfg, WX_FILTER_EXE, bpf_map_lookup_elem(&wx_filter_exe, &key)))
+			return 1;
+	}
+	return 0;
+}
+
+/* A filtered call counts once as seen and once as filtered, so that the books balance. */
+static __always_inline int skip_filtered(__u32 tgid)
+{
+	if (!filtered(tgid))
+		return 0;
+	count(WX_CNT_SEEN);
+	count(WX_CNT_FILTERED);
+	return 1;
+}
+
 static __always_inline int on_mprotect_enter(__u64 addr, __u64 len, __s32 prot, __u16 syscall)
 {
 	/* No alert is possible without EXEC: everything else leaves at the first test. */
 	if (!(prot & PROT_EXEC))
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	if ((__u32)(id >> 32) == self_tgid)
+	if ((__u32)(id >> 32) == self_tgid || skip_filtered(id >> 32))
 		return 0;
 
 	struct wx_scratch *s = scratch();
@@ -200,7 +316,7 @@ static __always_inline int on_mmap_enter(__u64 len, __s32 prot, __u32 map_flags)
 	if ((prot & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC))
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	if ((__u32)(id >> 32) == self_tgid)
+	if ((__u32)(id >> 32) == self_tgid || skip_filtered(id >> 32))
 		return 0;
 	struct wx_scratch *s = scratch();
 	if (!s)
@@ -329,7 +445,9 @@ static __always_inline __u64 inode_ctime_ns(struct inode *inode)
 {
 	if (bpf_core_field_exists(struct inode___ctime_split, i_ctime_sec)) {
 		struct inode___ctime_split *i = (void *)inode;
-		return BPF_CORE_READ(i, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(i, i_ctime_nsec);
+		/* Bit 31 of the nanoseconds flags a multigrain timestamp as queried (6.13+). */
+		__u32 nsec = BPF_CORE_READ(i, i_ctime_nsec) & 0x7fffffff;
+		return BPF_CORE_READ(i, i_ctime_sec) * 1000000000ULL + nsec;
 	}
 	if (bpf_core_field_exists(struct inode___ctime_private, __i_ctime)) {
 		struct inode___ctime_private *i = (void *)inode;
@@ -479,6 +597,22 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, str
 	fill_task(r, task);
 	fill_region(r, task, v);
 
+	struct wx_dedup_key key = {};
+	if (dedup) {
+		key.start_boot_ns = r->leader_start_boot_ns;
+		key.exec_id = BPF_CORE_READ(task, self_exec_id);
+		key.tgid = r->host_pid;
+		key.alert = alert;
+		key.region = r->region;
+		key.denied = ret < 0;
+		key.dev = r->dev;
+		key.inode = r->inode;
+		if (bpf_map_lookup_elem(&wx_dedup, &key)) {
+			count(WX_CNT_SUPPRESSED);
+			return;
+		}
+	}
+
 	__u32 at = WX_RECORD_FIXED_SIZE;
 	const char *node = BPF_CORE_READ(task, nsproxy, uts_ns, name.nodename);
 	long n = bpf_probe_read_kernel_str(&s->record[at], WX_UTS_LEN, node);
@@ -508,8 +642,14 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, str
 	/* Submit without waking the reader (it drains on a short timer) unless the ring is filling. */
 	__u64 queued = bpf_ringbuf_query(&wx_events, BPF_RB_AVAIL_DATA);
 	__u64 wake = queued + size >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&wx_events, r, size, wake))
+	if (bpf_ringbuf_output(&wx_events, r, size, wake)) {
 		count(WX_CNT_LOST);
+		return; /* not remembered: the next occurrence is delivered */
+	}
+	if (dedup) {
+		__u8 one = 1;
+		bpf_map_update_elem(&wx_dedup, &key, &one, BPF_ANY);
+	}
 }
 
 struct vma_emit {
@@ -560,6 +700,7 @@ static __always_inline int on_exit(__s64 ret)
 		struct vma_view v = {};
 		if (!failed)
 			find_vma((__u64)ret, &v);
+		v.flags = 0; /* a new mapping has no previous protection */
 		/* MAP_ANONYMOUS has no file, whatever fd was passed (shared anon maps are shmem). */
 		if (p->map_flags & MAP_ANONYMOUS)
 			v.file = 0;

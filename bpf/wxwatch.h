@@ -40,12 +40,41 @@ enum wx_region {
 #define WX_F_FILE_DELETED (1u << 1)  /* the backing file has no links left */
 #define WX_F_DENIED (1u << 2)        /* the call failed (ret < 0); emitted only on request */
 
+/* Allowlists and scopes: one hash map per kind (keys below), value = WX_ACT_*. A process whose
+ * key is marked IGNORE is filtered; when a kind's bit is set in the scope mask, a process is
+ * filtered unless its key is marked WATCH. Applied at syscall enter, before any VMA is judged. */
+enum wx_filter_kind {
+	WX_FILTER_PID = 0,     /* __u32 tgid */
+	WX_FILTER_UID = 1,     /* __u32 uid */
+	WX_FILTER_COMM = 2,    /* char[WX_COMM_LEN], NUL-padded */
+	WX_FILTER_CGROUP = 3,  /* __u64 cgroup v2 id: the task's cgroup or any ancestor */
+	WX_FILTER_EXE = 4,     /* struct wx_exe_key of the executable */
+	WX_FILTER_KINDS = 5,
+};
+
+#define WX_ACT_IGNORE 1
+#define WX_ACT_WATCH 2
+#define WX_FILTER_MAX_ENTRIES 4096
+#define WX_CGROUP_MAX_DEPTH 16
+
+struct wx_exe_key {
+	__u32 dev;   /* kernel encoding: major << 20 | minor */
+	__u32 _pad;
+	__u64 inode;
+};
+
+/* wx_filter_config[0]: which kinds have entries (bit per kind) and which are scopes. */
+struct wx_filter_config {
+	__u32 active_mask;
+	__u32 scope_mask;
+};
+
 /* Per-CPU counters (map wx_counters), indexed by this enum. */
 enum wx_counter {
-	WX_CNT_SEEN = 0,        /* alerts evaluated: each ends as emitted, filtered, suppressed or lost */
+	WX_CNT_SEEN = 0,        /* candidates: each ends as emitted, filtered, suppressed or lost */
 	WX_CNT_LOST = 1,        /* ring buffer full: record could not be written */
-	WX_CNT_FILTERED = 2,    /* dropped by an in-kernel filter */
-	WX_CNT_SUPPRESSED = 3,  /* dropped by dedup */
+	WX_CNT_FILTERED = 2,    /* EXEC-requesting calls of filtered processes (not judged) */
+	WX_CNT_SUPPRESSED = 3,  /* alerts dropped by dedup */
 	WX_CNT_VMA_TRUNCATED = 4, /* mprotect spanned more than WX_MAX_VMAS VMAs */
 	WX_CNT_NO_STATE = 5,    /* enter state could not be stored (pending map full) */
 	WX_CNT_MAX = 6,

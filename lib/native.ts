@@ -1,5 +1,6 @@
 // The compiled addon and the shape of what it exports (native/addon.cc).
 import path from 'node:path';
+import type { NativeFilterConfig, NativeFilterSet } from './filters';
 
 export interface NativeSensorOptions {
   /** 'fentry' | 'kprobe' | 'tracepoint', tried in this order. */
@@ -9,6 +10,9 @@ export interface NativeSensorOptions {
   batchBytes: number;
   drainIntervalMs: number;
   emitDenied: boolean;
+  dedup: boolean;
+  filters: NativeFilterSet[];
+  filterConfig: NativeFilterConfig;
 }
 
 /** Counters from the kernel maps (seen … noState) and the drainer (drained … batches). */
@@ -47,6 +51,7 @@ export interface NativeSensor {
   start(): StartInfo;
   stop(): void;
   stats(): NativeStats;
+  setFilters(filters: NativeFilterSet[], config: NativeFilterConfig): void;
 }
 
 export interface NativeLayout {

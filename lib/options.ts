@@ -1,5 +1,6 @@
 // Sensor options and their validation: every check happens here, before any native call.
 import { ALERT, AlertKind } from './event';
+import { encodeFilters, NativeFilterConfig, NativeFilterSet, ProcessSelector } from './filters';
 
 /**
  * How mprotect is watched. 'lsm-hook': a hook on security_file_mprotect (fentry, else kprobe)
@@ -21,6 +22,13 @@ export interface SensorOptions {
   batchBytes?: number;
   /** How often the drainer empties the ring when the kernel has not woken it. Default 1 ms. */
   drainIntervalMs?: number;
+  /** One finding per transition (alert, region kind, file) per process image. Default true;
+   * false gives one per transition, as Tracee does. */
+  dedup?: boolean;
+  /** Processes to ignore, in the kernel. Changeable while running: Sensor.setAllowlist(). */
+  allow?: ProcessSelector;
+  /** If set, the only processes watched (per kind listed). Sensor.setScope() changes it. */
+  scope?: ProcessSelector;
 }
 
 export interface ResolvedOptions {
@@ -30,11 +38,14 @@ export interface ResolvedOptions {
   denied: boolean;
   batchBytes: number;
   drainIntervalMs: number;
+  dedup: boolean;
+  filters: NativeFilterSet[];
+  filterConfig: NativeFilterConfig;
 }
 
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
 const MODES: SensorMode[] = ['auto', 'tracepoint', 'lsm-hook'];
-const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs']);
+const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs', 'dedup', 'allow', 'scope']);
 const MAX_RECORD_BYTES = 192 + 64 + 2 * 4096;
 
 function integer(name: string, value: unknown, min: number, max: number): number {
@@ -71,7 +82,10 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   if (!MODES.includes(mode)) throw new RangeError(`wxwatch: mode must be one of ${MODES.join(', ')}, got ${String(mode)}`);
   const denied = options.denied ?? false;
   if (typeof denied !== 'boolean') throw new TypeError('wxwatch: denied must be a boolean');
-  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs };
+  const dedup = options.dedup ?? true;
+  if (typeof dedup !== 'boolean') throw new TypeError('wxwatch: dedup must be a boolean');
+  const { sets: filters, config: filterConfig } = encodeFilters(options.allow, options.scope);
+  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig };
 }
 
 /** The native hook modes to try, in order, for a sensor mode. */

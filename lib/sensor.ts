@@ -3,14 +3,22 @@
 import { EventEmitter, on } from 'node:events';
 import { MemProtAlert, decodeBatch } from './mem-prot-alert';
 import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
+import { encodeFilters, ProcessSelector } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
 import { assertRequirements } from './privileges';
 import { Finding } from './signatures/signature';
 import { TRC104 } from './signatures/trc104';
 
+/**
+ * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost, or
+ * is still on its way (inFlight; 0 once close() has resolved):
+ * seen == emitted + filtered + suppressed + lost + inFlight.
+ */
 export interface SensorStats extends NativeStats {
-  /** Records written to the ring: seen - filtered - suppressed - lost. */
+  /** Records delivered to JavaScript (drained and passed the alert-kind prefilter). */
   emitted: number;
+  /** Records written to the ring that JavaScript has not received yet. */
+  inFlight: number;
   findings: number;
   alerts: number;
   denied: number;
@@ -59,9 +67,14 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private counts = { findings: 0, alerts: 0, denied: 0, listenerErrors: 0 };
   private lostReported = 0;
 
+  private allow: ProcessSelector | undefined;
+  private scope: ProcessSelector | undefined;
+
   constructor(options: SensorOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    this.allow = options.allow;
+    this.scope = options.scope;
   }
 
   /**
@@ -82,6 +95,9 @@ export class Sensor extends EventEmitter<SensorEvents> {
         batchBytes: o.batchBytes,
         drainIntervalMs: o.drainIntervalMs,
         emitDenied: o.denied,
+        dedup: o.dedup,
+        filters: o.filters,
+        filterConfig: o.filterConfig,
       },
       (buffer, records, last) => this.onBatch(buffer, records, last),
     );
@@ -110,6 +126,25 @@ export class Sensor extends EventEmitter<SensorEvents> {
     return this.closed;
   }
 
+  /** Replaces the allowlist (processes to ignore); applies at once, in the kernel. */
+  setAllowlist(allow: ProcessSelector): void {
+    this.allow = allow;
+    this.applyFilters();
+  }
+
+  /** Replaces the scope (the only processes watched, per kind listed; {} for everything). */
+  setScope(scope: ProcessSelector): void {
+    this.scope = scope;
+    this.applyFilters();
+  }
+
+  private applyFilters(): void {
+    const { sets, config } = encodeFilters(this.allow, this.scope);
+    this.options.filters = sets;
+    this.options.filterConfig = config;
+    if (this.state === 'running') this.native!.setFilters(sets, config);
+  }
+
   stats(): SensorStats {
     const n: NativeStats = this.native?.stats() ?? {
       seen: 0,
@@ -122,7 +157,11 @@ export class Sensor extends EventEmitter<SensorEvents> {
       prefiltered: 0,
       batches: 0,
     };
-    return { ...n, emitted: n.seen - n.filtered - n.suppressed - n.lost, ...this.counts };
+    const emitted = n.drained - n.prefiltered;
+    // In-kernel filters and the native alert-kind prefilter are both "filtered".
+    const filtered = n.filtered + n.prefiltered;
+    const inFlight = n.seen - emitted - filtered - n.suppressed - n.lost;
+    return { ...n, emitted, filtered, inFlight, ...this.counts };
   }
 
   /** Findings as an async iterator; it ends when the sensor closes. */

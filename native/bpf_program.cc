@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <set>
+#include <string_view>
 #include <vector>
 
 #include "wxwatch_bpf.skel.h"
@@ -64,6 +66,7 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   bpf_program__set_autoload(skel_->progs.fentry__security_file_mprotect, config.mode == HookMode::Fentry);
   bpf_program__set_autoload(skel_->progs.kprobe__security_file_mprotect, config.mode == HookMode::Kprobe);
   skel_->rodata->walk_vmas = config.mode == HookMode::Tracepoint ? 1 : 0;
+  skel_->rodata->dedup = config.dedup ? 1 : 0;
   skel_->rodata->self_tgid = config.self_tgid;
   skel_->rodata->emit_denied = config.emit_denied ? 1 : 0;
   // Wake the reader early once a quarter of the ring is queued; below that it drains on a timer.
@@ -71,7 +74,61 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   if (int err = bpf_map__set_max_entries(skel_->maps.wx_events, config.ring_bytes))
     throw BpfError("configure", err, scope.log);
   if (int err = wxwatch_bpf__load(skel_.get())) throw BpfError("load", err, scope.log);
+  for (const FilterSet& set : config.filters) set_filter(set);
+  set_filter_config(config.filter_config);
   if (int err = wxwatch_bpf__attach(skel_.get())) throw BpfError("attach", err, scope.log);
+}
+
+void BpfProgram::detach() { wxwatch_bpf__detach(skel_.get()); }
+
+namespace {
+
+struct FilterMap {
+  bpf_map* map;
+  size_t key_size;
+};
+
+FilterMap filter_map(wxwatch_bpf* skel, uint32_t kind) {
+  switch (kind) {
+    case WX_FILTER_PID: return {skel->maps.wx_filter_pid, sizeof(uint32_t)};
+    case WX_FILTER_UID: return {skel->maps.wx_filter_uid, sizeof(uint32_t)};
+    case WX_FILTER_COMM: return {skel->maps.wx_filter_comm, WX_COMM_LEN};
+    case WX_FILTER_CGROUP: return {skel->maps.wx_filter_cgroup, sizeof(uint64_t)};
+    case WX_FILTER_EXE: return {skel->maps.wx_filter_exe, sizeof(wx_exe_key)};
+    default: throw BpfError("filter", EINVAL, "unknown filter kind " + std::to_string(kind));
+  }
+}
+
+}  // namespace
+
+void BpfProgram::set_filter(const FilterSet& set) {
+  const FilterMap fm = filter_map(skel_.get(), set.kind);
+  const int fd = bpf_map__fd(fm.map);
+  const size_t n = set.actions.size();
+  if (set.keys.size() != n * fm.key_size) throw BpfError("filter", EINVAL, "key bytes do not match the kind");
+  if (n > WX_FILTER_MAX_ENTRIES) throw BpfError("filter", E2BIG, "more than 4096 entries of one kind");
+  std::set<std::string_view> wanted;
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t* key = set.keys.data() + i * fm.key_size;
+    if (bpf_map_update_elem(fd, key, &set.actions[i], BPF_ANY)) throw BpfError("filter", errno, "map update");
+    wanted.emplace(reinterpret_cast<const char*>(key), fm.key_size);
+  }
+  // Then drop what is no longer listed. Deleting the current key would break the walk, so
+  // collect first.
+  std::vector<std::vector<uint8_t>> stale;
+  std::vector<uint8_t> key(fm.key_size), next(fm.key_size);
+  for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, next.data()) == 0; prev = key.data()) {
+    key = next;
+    if (!wanted.count(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()))) stale.push_back(key);
+  }
+  for (const auto& k : stale) bpf_map_delete_elem(fd, k.data());
+}
+
+void BpfProgram::set_filter_config(const FilterConfig& config) {
+  uint32_t zero = 0;
+  wx_filter_config value{.active_mask = config.active_mask, .scope_mask = config.scope_mask};
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wx_filter_config), &zero, &value, BPF_ANY))
+    throw BpfError("filter", errno, "config update");
 }
 
 int BpfProgram::ring_fd() const { return bpf_map__fd(skel_->maps.wx_events); }

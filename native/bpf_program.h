@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "wxwatch.h"
 
@@ -20,8 +21,23 @@ enum class HookMode { Tracepoint, Fentry, Kprobe };
 
 const char* hook_mode_name(HookMode mode);
 
+// The whole content of one allowlist/scope map: keys packed back to back, one action each.
+struct FilterSet {
+  uint32_t kind;                // enum wx_filter_kind
+  std::vector<uint8_t> keys;    // n * key size of that kind
+  std::vector<uint8_t> actions; // n * WX_ACT_*
+};
+
+struct FilterConfig {
+  uint32_t active_mask = 0;  // bit per kind with entries
+  uint32_t scope_mask = 0;   // bit per kind that is a scope
+};
+
 struct ProgramConfig {
   HookMode mode;
+  bool dedup;                      // one record per transition per process image
+  std::vector<FilterSet> filters;  // applied after load, before attach
+  FilterConfig filter_config;
   uint32_t self_tgid;    // excluded in the kernel: the embedding process's own JIT
   uint32_t ring_bytes;   // power of two, multiple of the page size
   bool emit_denied;      // also emit calls that failed
@@ -45,6 +61,11 @@ class BpfProgram {
   BpfProgram& operator=(const BpfProgram&) = delete;
 
   int ring_fd() const;
+  // Replaces one kind's entries (new ones are in before stale ones go), then the config.
+  void set_filter(const FilterSet& set);
+  void set_filter_config(const FilterConfig& config);
+  // Detaches every program; maps stay readable, so the ring can still be drained.
+  void detach();
   // The per-CPU counters, summed over CPUs.
   Counters counters() const;
 

@@ -34,6 +34,25 @@ Napi::Error to_js_error(Napi::Env env, const std::system_error& e, const char* p
   return err;
 }
 
+std::vector<uint8_t> bytes_of(const Napi::Value& v) {
+  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  return std::vector<uint8_t>(a.Data(), a.Data() + a.ByteLength());
+}
+
+// [{kind, keys: Uint8Array, actions: Uint8Array}], {activeMask, scopeMask}
+std::vector<FilterSet> parse_filters(const Napi::Array& list) {
+  std::vector<FilterSet> sets;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Object o = list.Get(i).As<Napi::Object>();
+    sets.push_back({o.Get("kind").As<Napi::Number>().Uint32Value(), bytes_of(o.Get("keys")), bytes_of(o.Get("actions"))});
+  }
+  return sets;
+}
+
+FilterConfig parse_filter_config(const Napi::Object& o) {
+  return {o.Get("activeMask").As<Napi::Number>().Uint32Value(), o.Get("scopeMask").As<Napi::Number>().Uint32Value()};
+}
+
 HookMode parse_mode(const std::string& name) {
   if (name == "fentry") return HookMode::Fentry;
   if (name == "kprobe") return HookMode::Kprobe;
@@ -45,7 +64,8 @@ HookMode parse_mode(const std::string& name) {
 Napi::Function SensorWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeSensor",
                      {InstanceMethod<&SensorWrap::Start>("start"), InstanceMethod<&SensorWrap::Stop>("stop"),
-                      InstanceMethod<&SensorWrap::Stats>("stats")});
+                      InstanceMethod<&SensorWrap::Stats>("stats"),
+                      InstanceMethod<&SensorWrap::SetFilters>("setFilters")});
 }
 
 // new NativeSensor({modes, ringBytes, alertMask, batchBytes, drainIntervalMs, emitDenied}, onBatch)
@@ -57,6 +77,9 @@ SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sensor
       .ring_bytes = u32_option(opts, "ringBytes"),
       .emit_denied = opts.Get("emitDenied").ToBoolean().Value(),
   };
+  program_config_.dedup = opts.Get("dedup").ToBoolean().Value();
+  program_config_.filters = parse_filters(opts.Get("filters").As<Napi::Array>());
+  program_config_.filter_config = parse_filter_config(opts.Get("filterConfig").As<Napi::Object>());
   drain_config_ = {
       .alert_mask = u32_option(opts, "alertMask"),
       .batch_bytes = u32_option(opts, "batchBytes"),
@@ -118,8 +141,31 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// Detach first, then drain: every record the programs wrote is read before the books close.
 void SensorWrap::Stop(const Napi::CallbackInfo&) {
-  if (drainer_) drainer_->request_stop();
+  if (!drainer_) return;
+  program_->detach();
+  drainer_->request_stop();
+}
+
+// setFilters(filters, filterConfig): replaces the listed kinds' entries while running.
+void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
+  std::vector<FilterSet> sets = parse_filters(info[0].As<Napi::Array>());
+  FilterConfig config = parse_filter_config(info[1].As<Napi::Object>());
+  if (!program_) {  // not started yet: applied at load
+    for (auto& set : sets) {
+      std::erase_if(program_config_.filters, [&](const FilterSet& f) { return f.kind == set.kind; });
+      program_config_.filters.push_back(std::move(set));
+    }
+    program_config_.filter_config = config;
+    return;
+  }
+  try {
+    for (const FilterSet& set : sets) program_->set_filter(set);
+    program_->set_filter_config(config);
+  } catch (const BpfError& e) {
+    throw to_js_error(info.Env(), e);
+  }
 }
 
 void SensorWrap::deliver(Batch* batch) {
