@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // wxwatch: watch this host for dynamic code loading and print one TRC-104 detection per line
 // on stdout (Tracee's JSON, or a line for people). Diagnostics go to stderr.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AlertKind } from './event';
 import { detectionJson, toJson } from './output/json';
 import { detectionLine } from './output/text';
 import { RequirementsError } from './privileges';
+import { ProcessSelector } from './filters';
 import { SensorMode } from './options';
 import { describeFallbacks, Sensor, SensorStats } from './sensor';
 
@@ -21,6 +23,13 @@ Watches every process on this host for memory that was writable becoming executa
   --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
   --denied                  also print W->X attempts the kernel refused, as JSON lines
   --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 8388608)
+  --no-dedup                one finding per transition (default: once per transition kind,
+                            region and file per process image)
+  --allow KIND=VALUE        ignore matching processes, in the kernel; repeatable. KIND is pid,
+                            uid, comm, exe (a path) or cgroup (a /sys/fs/cgroup path or an id)
+  --scope KIND=VALUE        watch only matching processes; repeatable
+  --filter-file FILE        JSON {"allow": {...}, "scope": {...}} with lists pids, uids, comms,
+                            exes, cgroups; read at start and again on SIGHUP
   -h, --help                this text
 
 Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM.`;
@@ -40,6 +49,10 @@ function parse() {
         alerts: { type: 'boolean', default: false },
         denied: { type: 'boolean', default: false },
         'ring-buffer-bytes': { type: 'string' },
+        'no-dedup': { type: 'boolean', default: false },
+        allow: { type: 'string', multiple: true, default: [] },
+        scope: { type: 'string', multiple: true, default: [] },
+        'filter-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -50,9 +63,43 @@ function parse() {
   }
 }
 
+const SELECTOR_FIELD = { pid: 'pids', uid: 'uids', comm: 'comms', exe: 'exes', cgroup: 'cgroups' } as const;
+
+/** KIND=VALUE flags into a selector; numbers where the kind takes numbers. */
+function selectorFromFlags(flags: string[], option: string): ProcessSelector {
+  const out: Record<string, Array<string | number>> = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf('=');
+    const kind = flag.slice(0, eq) as keyof typeof SELECTOR_FIELD;
+    const value = flag.slice(eq + 1);
+    if (eq < 0 || !(kind in SELECTOR_FIELD) || value === '') {
+      throw new TypeError(`--${option} takes KIND=VALUE with KIND one of ${Object.keys(SELECTOR_FIELD).join(', ')}; got "${flag}"`);
+    }
+    const numeric = kind === 'pid' || kind === 'uid' || (kind === 'cgroup' && /^\d+$/.test(value));
+    if (numeric && !/^\d+$/.test(value)) throw new TypeError(`--${option} ${kind} must be a number; got "${value}"`);
+    (out[SELECTOR_FIELD[kind]] ??= []).push(numeric ? Number(value) : value);
+  }
+  return out as ProcessSelector;
+}
+
+function merge(a: ProcessSelector, b: ProcessSelector | undefined): ProcessSelector {
+  const out: Record<string, unknown[]> = { ...(a as Record<string, unknown[]>) };
+  for (const [k, v] of Object.entries(b ?? {})) out[k] = [...(out[k] ?? []), ...(v as unknown[])];
+  return out as ProcessSelector;
+}
+
+function readFilterFile(file: string): { allow?: ProcessSelector; scope?: ProcessSelector } {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new TypeError(`${file}: expected a JSON object`);
+  const { allow, scope, ...rest } = parsed as Record<string, unknown>;
+  if (Object.keys(rest).length) throw new TypeError(`${file}: unknown field "${Object.keys(rest)[0]}" (known: allow, scope)`);
+  return { allow: allow as ProcessSelector, scope: scope as ProcessSelector };
+}
+
 function summary(s: SensorStats): string {
   return (
     `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
+    `in flight ${s.inFlight}, ` +
     `batches ${s.batches}; findings ${s.findings}, alerts ${s.alerts}, denied ${s.denied}`
   );
 }
@@ -66,6 +113,15 @@ function main(): void {
   if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
   const ringBufferBytes = args['ring-buffer-bytes'] === undefined ? undefined : Number(args['ring-buffer-bytes']);
 
+  const filterFile = args['filter-file'];
+  const filters = () => {
+    const fromFile = filterFile ? readFilterFile(filterFile) : {};
+    return {
+      allow: merge(selectorFromFlags(args.allow, 'allow'), fromFile.allow),
+      scope: merge(selectorFromFlags(args.scope, 'scope'), fromFile.scope),
+    };
+  };
+
   let sensor: Sensor;
   try {
     sensor = new Sensor({
@@ -73,6 +129,8 @@ function main(): void {
       ringBufferBytes,
       alerts: args.alerts ? ([1, 2, 3, 4] as AlertKind[]) : false,
       denied: args.denied,
+      dedup: !args['no-dedup'],
+      ...filters(),
     });
   } catch (err) {
     fail((err as Error).message, 2);
@@ -107,6 +165,15 @@ function main(): void {
       process.stdout.write('', () => process.exit(0));
     });
   };
+  // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters.
+  process.on('SIGHUP', () => {
+    try {
+      sensor.setFilters(filters());
+      process.stderr.write('wxwatch: SIGHUP: filters reloaded\n');
+    } catch (err) {
+      process.stderr.write(`wxwatch: SIGHUP: filters unchanged: ${(err as Error).message}\n`);
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -1,7 +1,8 @@
 // wxwatch: a dynamic-code-loading (W→X) sensor for Node.js. The public API.
 export { Sensor } from './sensor';
 export type { SensorStats, SensorEvents, RecordBatch } from './sensor';
-export type { SensorOptions } from './options';
+export type { SensorOptions, SensorMode } from './options';
+export type { ProcessSelector } from './filters';
 export { MemProtAlert, decodeBatch } from './mem-prot-alert';
 export type { Finding, Signature, SignatureMetadata } from './signatures/signature';
 export { TRC104 } from './signatures/trc104';

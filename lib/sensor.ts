@@ -128,21 +128,22 @@ export class Sensor extends EventEmitter<SensorEvents> {
 
   /** Replaces the allowlist (processes to ignore); applies at once, in the kernel. */
   setAllowlist(allow: ProcessSelector): void {
-    this.allow = allow;
-    this.applyFilters();
+    this.setFilters({ allow, scope: this.scope });
   }
 
   /** Replaces the scope (the only processes watched, per kind listed; {} for everything). */
   setScope(scope: ProcessSelector): void {
-    this.scope = scope;
-    this.applyFilters();
+    this.setFilters({ allow: this.allow, scope });
   }
 
-  private applyFilters(): void {
-    const { sets, config } = encodeFilters(this.allow, this.scope);
+  /** Replaces both; nothing changes if either is invalid. */
+  setFilters(filters: { allow?: ProcessSelector; scope?: ProcessSelector }): void {
+    const { sets, config } = encodeFilters(filters.allow, filters.scope);
+    if (this.state === 'running') this.native!.setFilters(sets, config);
+    this.allow = filters.allow;
+    this.scope = filters.scope;
     this.options.filters = sets;
     this.options.filterConfig = config;
-    if (this.state === 'running') this.native!.setFilters(sets, config);
   }
 
   stats(): SensorStats {

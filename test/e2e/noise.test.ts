@@ -1,0 +1,143 @@
+// Noise control in the kernel: dedup per process image, allowlists and scopes, and the books:
+// every candidate ends as emitted, filtered, suppressed or lost.
+import assert from 'node:assert/strict';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Sensor, SensorStats } from '../../lib/sensor';
+import { runCommand, runFixture, WXFIX } from '../helpers/fixtures';
+import { collect, requireRoot, settle, waitFor, withSensor } from '../helpers/sensor';
+
+function balanced(s: SensorStats): void {
+  assert.equal(s.inFlight, 0, 'nothing in flight after close');
+  assert.equal(s.seen, s.emitted + s.filtered + s.suppressed + s.lost, JSON.stringify(s));
+}
+
+describe('noise control (root, real kernel)', function () {
+  before(requireRoot);
+  this.timeout(60000);
+
+  // A copy of the fixture under another name and path, runnable by any user.
+  let dir: string;
+  let other: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-test-'));
+    chmodSync(dir, 0o755);
+    other = path.join(dir, 'wxother');
+    copyFileSync(WXFIX, other);
+    chmodSync(other, 0o755);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('dedup', () => {
+    it('reports a repeated transition once per process, and again for a fresh process', async () => {
+      const sensor = new Sensor();
+      sensor.start();
+      const findings = collect(sensor, 'finding');
+      const first = await runFixture(['repeat', '5']);
+      const second = await runFixture(['repeat', '5']);
+      await settle(findings);
+      const stats = await sensor.close();
+      assert.equal(findings.filter((f) => f.Event.hostProcessId === first.pid).length, 1);
+      assert.equal(findings.filter((f) => f.Event.hostProcessId === second.pid).length, 1);
+      assert.ok(stats.suppressed >= 8, `suppressed ${stats.suppressed}`);
+      balanced(stats);
+    });
+
+    it('off: one finding per transition, as Tracee', async () => {
+      const sensor = new Sensor({ dedup: false });
+      sensor.start();
+      const findings = collect(sensor, 'finding');
+      const fx = await runFixture(['repeat', '5']);
+      await settle(findings);
+      const stats = await sensor.close();
+      assert.equal(findings.filter((f) => f.Event.hostProcessId === fx.pid).length, 5);
+      assert.equal(stats.suppressed, 0);
+      balanced(stats);
+    });
+  });
+
+  describe('allowlists and scopes', () => {
+    it('ignores an allowlisted process name and nobody else', () =>
+      withSensor({ allow: { comms: ['wxother'] } }, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const ignored = await runCommand(other, ['w2x']);
+        const watched = await runFixture(['w2x']);
+        await waitFor(findings, (f) => f.Event.hostProcessId === watched.pid);
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === ignored.pid).length, 0);
+        assert.ok(sensor.stats().filtered >= 1);
+      }));
+
+    it('ignores an allowlisted executable, matched by the file its path names', () =>
+      withSensor({ allow: { exes: [other] } }, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const ignored = await runCommand(other, ['w2x']);
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === ignored.pid).length, 0);
+      }));
+
+    it('ignores an allowlisted uid', () =>
+      withSensor({ allow: { uids: [65534] } }, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const asNobody = await runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', other, 'w2x']);
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === asNobody.pid).length, 0);
+      }));
+
+    it('watches only what a scope names', () =>
+      withSensor({ scope: { comms: ['wxother'] } }, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const outside = await runFixture(['w2x']);
+        const inside = await runCommand(other, ['w2x']);
+        await waitFor(findings, (f) => f.Event.hostProcessId === inside.pid);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === outside.pid).length, 0);
+      }));
+
+    it('takes a changed list while running', () =>
+      withSensor({}, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const before = await runCommand(other, ['w2x']);
+        await waitFor(findings, (f) => f.Event.hostProcessId === before.pid);
+        sensor.setAllowlist({ comms: ['wxother'] });
+        const during = await runCommand(other, ['w2x']);
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === during.pid).length, 0);
+        sensor.setAllowlist({});
+        const after = await runCommand(other, ['w2x']);
+        await waitFor(findings, (f) => f.Event.hostProcessId === after.pid);
+      }));
+
+    it('rejects a bad list without changing the current one', () =>
+      withSensor({ allow: { comms: ['wxother'] } }, async (sensor) => {
+        assert.throws(() => sensor.setAllowlist({ exes: ['/nonexistent/wxwatch'] }), /cannot resolve \/nonexistent/);
+        assert.throws(() => sensor.setAllowlist({ comms: ['a-name-longer-than-15'] }), RangeError);
+        const findings = collect(sensor, 'finding');
+        const still = await runCommand(other, ['w2x']);
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === still.pid).length, 0);
+      }));
+  });
+
+  describe('losses', () => {
+    it('counts what a tiny ring and a stalled consumer lose, and the books still balance', async () => {
+      const sensor = new Sensor({ dedup: false, ringBufferBytes: 64 << 10 });
+      sensor.start();
+      const lostEvents = collect(sensor, 'lost');
+      let stalled = false;
+      sensor.on('finding', () => {
+        if (stalled) return;
+        stalled = true;
+        const until = Date.now() + 1500; // a consumer that stops reading for 1.5 s
+        while (Date.now() < until);
+      });
+      const fx = await runFixture(['flip', '20000']);
+      assert.equal(fx.mode, 'flip');
+      const stats = await sensor.close();
+      assert.ok(stats.lost > 0, `lost ${stats.lost}`);
+      assert.ok(lostEvents.length > 0 && lostEvents[lostEvents.length - 1].total === stats.lost);
+      assert.ok(stats.seen >= 20000);
+      balanced(stats);
+    });
+  });
+});

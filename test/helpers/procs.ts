@@ -1,0 +1,79 @@
+// What the kernel knows about a process, computed from user space for comparison with records:
+// device numbers in the kernel's encoding, namespace and cgroup ids, and fixture runs that also
+// tell which process ran them.
+import { spawn } from 'node:child_process';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { FixtureReport } from './fixtures';
+
+/** A file-backed mode's report: ctime is the file's st_ctim in ns, as a string. */
+export interface FileReport extends FixtureReport {
+  path?: string;
+  inode: string;
+  dev: number;
+  ctime: string;
+}
+
+/**
+ * The kernel's encoding of a device (super_block.s_dev: major << 20 | minor) from user space's
+ * st_dev, which glibc encodes as major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff),
+ * minor = (dev & 0xff) | ((dev >> 12) & ~0xff).
+ */
+export function kernelDev(stDev: number | bigint): number {
+  const dev = BigInt(stDev);
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return Number((major << 20n) | minor);
+}
+
+/** The inode number of one of this process's namespaces: readlink gives "pid:[N]". */
+export function nsInode(kind: 'pid' | 'mnt' | 'uts' | 'cgroup'): number {
+  const link = readlinkSync(`/proc/self/ns/${kind}`);
+  const m = /^\w+:\[(\d+)\]$/.exec(link);
+  if (!m) throw new Error(`unexpected namespace link ${link}`);
+  return Number(m[1]);
+}
+
+/**
+ * The cgroup v2 id of this process (what bpf_get_current_cgroup_id() returns): the inode number
+ * of its cgroup's directory in the cgroup2 hierarchy. Null when no cgroup2 hierarchy is mounted.
+ */
+export function cgroupV2Id(): bigint | null {
+  const line = readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
+  if (!line) return null;
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[f.indexOf('-') + 1] === 'cgroup2' && f[3] === '/');
+  if (!mount) return null;
+  return statSync(path.join(mount[4], line.slice(3)), { bigint: true }).ino;
+}
+
+export interface Run<R> {
+  /** The pid of the process spawned (not of any child it forks). */
+  pid: number;
+  /** Every JSON line printed, in order. */
+  reports: R[];
+  /** The last one. */
+  report: R;
+}
+
+/** Runs a program to completion like runCommand, and also says which pid it had. */
+export function runWithPid<R = FixtureReport>(command: string, args: string[]): Promise<Run<R>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const lines = out.trim().split('\n').filter(Boolean);
+      if (code !== 0 || !lines.length) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${err}`));
+      const reports = lines.map((l) => JSON.parse(l) as R);
+      resolve({ pid: child.pid!, reports, report: reports[reports.length - 1] });
+    });
+  });
+}
