@@ -31,11 +31,17 @@ static void die(const char *what, int err) {
   exit(2);
 }
 
-static double now_s(void) {
+/* CLOCK_MONOTONIC, the clock of Node's process.hrtime.bigint(): the reader can tell which of
+ * its arrivals fall inside the injection window. */
+static uint64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+struct window {
+  uint64_t start_ns, end_ns;
+};
 
 /* An fd for ring map `id`, checked to be a ring buffer. */
 static int ring_fd_by_id(uint32_t id) {
@@ -78,34 +84,41 @@ static struct injector_bpf *open_injector(int ring_fd) {
   skel->rodata->per_run = RECORDS_PER_RUN;
   int err = bpf_map__reuse_fd(skel->maps.ring, ring_fd);
   if (err) die("bpf_map__reuse_fd", err);
+  skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.ring) / 4; /* the reused ring's size */
   err = injector_bpf__load(skel);
   if (err) die("load", err);
   return skel;
 }
 
-/* Runs the program back to back for `seconds`; returns the elapsed time. */
-static double inject_for(struct injector_bpf *skel, double seconds) {
+/* Runs the program back to back for `seconds`; returns when it started and stopped. */
+static struct window inject_for(struct injector_bpf *skel, double seconds) {
   int prog_fd = bpf_program__fd(skel->progs.inject);
   const struct timespec backoff = {0, FULL_BACKOFF_NS};
-  double start = now_s(), end = start + seconds, t = start;
+  struct window w = {mono_ns(), 0};
+  uint64_t end = w.start_ns + (uint64_t)(seconds * 1e9), t = w.start_ns;
   while (t < end) {
     LIBBPF_OPTS(bpf_test_run_opts, opts);
     uint64_t failed_before = skel->bss->failed;
-    int err = bpf_prog_test_run_opts(prog_fd, &opts);
-    if (err) die("bpf_prog_test_run_opts", errno);
+    if (bpf_prog_test_run_opts(prog_fd, &opts)) die("bpf_prog_test_run_opts", errno);
     if (skel->bss->failed != failed_before) nanosleep(&backoff, NULL);
-    t = now_s();
+    t = mono_ns();
   }
-  return t - start;
+  w.end_ns = t;
+  return w;
 }
+
+static double window_s(struct window w) { return (double)(w.end_ns - w.start_ns) / 1e9; }
 
 static int run_sensor(double seconds, uint32_t map_id) {
   if (!map_id) map_id = find_sensor_ring();
   int ring_fd = ring_fd_by_id(map_id);
   struct injector_bpf *skel = open_injector(ring_fd);
-  double elapsed = inject_for(skel, seconds);
-  printf("{\"injected\":%llu,\"failed\":%llu,\"seconds\":%.6f,\"mapId\":%u}\n",
-         (unsigned long long)skel->bss->injected, (unsigned long long)skel->bss->failed, elapsed, map_id);
+  struct window w = inject_for(skel, seconds);
+  /* 64-bit stamps as strings: JSON numbers lose precision above 2^53. */
+  printf("{\"injected\":%llu,\"failed\":%llu,\"seconds\":%.6f,\"mapId\":%u,\"startMonoNs\":\"%llu\","
+         "\"endMonoNs\":\"%llu\"}\n",
+         (unsigned long long)skel->bss->injected, (unsigned long long)skel->bss->failed, window_s(w), map_id,
+         (unsigned long long)w.start_ns, (unsigned long long)w.end_ns);
   injector_bpf__destroy(skel);
   close(ring_fd);
   return 0;
@@ -130,7 +143,8 @@ static int count_record(void *ctx, void *data, size_t size) {
 static void *consume(void *arg) {
   struct consumer *c = arg;
   while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-    int n = ring_buffer__poll(c->rb, 100);
+    /* 1 ms, the sensor's default drain interval: records arrive without wakeups. */
+    int n = ring_buffer__poll(c->rb, 1);
     if (n < 0 && n != -EINTR) die("ring_buffer__poll", n);
   }
   return NULL;
@@ -146,7 +160,7 @@ static int run_baseline(double seconds, uint32_t ring_bytes) {
   pthread_t thread;
   if (pthread_create(&thread, NULL, consume, &c)) die("pthread_create", errno);
 
-  double elapsed = inject_for(skel, seconds);
+  struct window w = inject_for(skel, seconds);
   /* The figure is what the consumer took during the injection window, not the backlog after. */
   uint64_t consumed = __atomic_load_n(&c.consumed, __ATOMIC_RELAXED);
   __atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
@@ -154,7 +168,7 @@ static int run_baseline(double seconds, uint32_t ring_bytes) {
 
   printf("{\"injected\":%llu,\"failed\":%llu,\"consumed\":%llu,\"seconds\":%.6f,\"ringBytes\":%u}\n",
          (unsigned long long)skel->bss->injected, (unsigned long long)skel->bss->failed,
-         (unsigned long long)consumed, elapsed, ring_bytes);
+         (unsigned long long)consumed, window_s(w), ring_bytes);
   ring_buffer__free(c.rb);
   injector_bpf__destroy(skel);
   close(ring_fd);

@@ -69,7 +69,8 @@ function commKey(name: string): Key {
 }
 
 /** The kernel's dev_t (major << 20 | minor) from the one stat() returns (glibc's encoding). */
-export function kernelDev(dev: bigint): number {
+export function kernelDev(stDev: bigint | number): number {
+  const dev = BigInt(stDev);
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   return Number(((major << 20n) | minor) & 0xffffffffn);

@@ -45,6 +45,10 @@ export interface StartInfo {
   mode: string;
   /** Modes tried before it. */
   fallbacks: ModeFallback[];
+  /** Kernel id of the ring buffer map (e.g. for a benchmark's injector). */
+  ringMapId: number;
+  /** Kernel ids of the loaded programs; none of them exists after close(). */
+  programIds: number[];
 }
 
 export interface NativeSensor {

@@ -79,6 +79,24 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   if (int err = wxwatch_bpf__attach(skel_.get())) throw BpfError("attach", err, scope.log);
 }
 
+uint32_t BpfProgram::ring_map_id() const {
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  return bpf_obj_get_info_by_fd(ring_fd(), &info, &len) ? 0 : info.id;
+}
+
+std::vector<uint32_t> BpfProgram::program_ids() const {
+  std::vector<uint32_t> ids;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    int fd = bpf_program__fd(prog);
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) ids.push_back(info.id);
+  }
+  return ids;
+}
+
 void BpfProgram::detach() { wxwatch_bpf__detach(skel_.get()); }
 
 namespace {

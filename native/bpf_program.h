@@ -61,6 +61,10 @@ class BpfProgram {
   BpfProgram& operator=(const BpfProgram&) = delete;
 
   int ring_fd() const;
+  // Kernel ids: the ring buffer map (so a benchmark can feed it) and each loaded program (so a
+  // caller can check they are gone after close).
+  uint32_t ring_map_id() const;
+  std::vector<uint32_t> program_ids() const;
   // Replaces one kind's entries (new ones are in before stale ones go), then the config.
   void set_filter(const FilterSet& set);
   void set_filter_config(const FilterConfig& config);

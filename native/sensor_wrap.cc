@@ -138,6 +138,10 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   result.Set("mountedTracefs", Napi::Boolean::New(env, mounted));
   result.Set("mode", hook_mode_name(program_config_.mode));
   result.Set("fallbacks", fallbacks);
+  result.Set("ringMapId", program_->ring_map_id());
+  Napi::Array ids = Napi::Array::New(env);
+  for (uint32_t id : program_->program_ids()) ids.Set(ids.Length(), id);
+  result.Set("programIds", ids);
   return result;
 }
 

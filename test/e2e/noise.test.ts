@@ -1,11 +1,14 @@
 // Noise control in the kernel: dedup per process image, allowlists and scopes, and the books:
 // every candidate ends as emitted, filtered, suppressed or lost.
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Sensor, SensorStats } from '../../lib/sensor';
 import { runCommand, runFixture, WXFIX } from '../helpers/fixtures';
+import { cgroup2Mount, runWithPid } from '../helpers/procs';
 import { collect, requireRoot, settle, waitFor, withSensor } from '../helpers/sensor';
 
 function balanced(s: SensorStats): void {
@@ -44,6 +47,16 @@ describe('noise control (root, real kernel)', function () {
       balanced(stats);
     });
 
+    it('reports the same transition again after the process execs', () =>
+      withSensor({}, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const run = await runWithPid(WXFIX, ['exec-w2x']);
+        assert.equal(run.reports.length, 2, 'a report before and after exec');
+        assert.equal(run.reports[1].pid, run.pid, 'the same process');
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === run.pid).length, 2);
+      }));
+
     it('off: one finding per transition, as Tracee', async () => {
       const sensor = new Sensor({ dedup: false });
       sensor.start();
@@ -76,6 +89,37 @@ describe('noise control (root, real kernel)', function () {
         await settle(findings);
         assert.equal(findings.filter((f) => f.Event.hostProcessId === ignored.pid).length, 0);
       }));
+
+    it('ignores an allowlisted pid', () =>
+      withSensor({}, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const child = spawn(WXFIX, ['wait-w2x'], { stdio: ['pipe', 'pipe', 'inherit'] });
+        sensor.setAllowlist({ pids: [child.pid!] });
+        child.stdin.end('go\n');
+        const [code] = await once(child, 'exit');
+        assert.equal(code, 0);
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === child.pid).length, 0);
+      }));
+
+    it('ignores an allowlisted cgroup and every cgroup nested in it', async function () {
+      const mount = cgroup2Mount();
+      if (!mount) this.skip();
+      const outer = path.join(mount!, `wxwatch-test-${process.pid}`);
+      const inner = path.join(outer, 'inner');
+      mkdirSync(inner, { recursive: true });
+      try {
+        await withSensor({ allow: { cgroups: [outer] } }, async (sensor) => {
+          const findings = collect(sensor, 'finding');
+          const ignored = await runFixture(['cgroup-w2x', inner]);
+          await settle(findings);
+          assert.equal(findings.filter((f) => f.Event.hostProcessId === ignored.pid).length, 0);
+        });
+      } finally {
+        rmdirSync(inner);
+        rmdirSync(outer);
+      }
+    });
 
     it('ignores an allowlisted uid', () =>
       withSensor({ allow: { uids: [65534] } }, async (sensor) => {

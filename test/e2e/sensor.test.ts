@@ -5,7 +5,7 @@ import { MemProtAlert } from '../../lib/mem-prot-alert';
 import { Finding } from '../../lib/signatures/signature';
 import { Sensor } from '../../lib/sensor';
 import { runFixture, WXFIX, WXSELF } from '../helpers/fixtures';
-import { collect, ourProgramIds, requireRoot, settle, waitFor, withSensor } from '../helpers/sensor';
+import { collect, loadedProgramIds, requireRoot, settle, waitFor, withSensor } from '../helpers/sensor';
 
 const PROT_READ_EXEC = 5;
 const VM_WRITE = 0x2;
@@ -95,14 +95,14 @@ describe('sensor (root, real kernel)', function () {
     }));
 
   it('leaves none of its programs attached after close()', async () => {
-    const before = ourProgramIds();
     const sensor = new Sensor();
-    sensor.start();
-    const mine = [...ourProgramIds()].filter((id) => !before.has(id));
-    assert.equal(mine.length, 6, 'enter and exit of mprotect, pkey_mprotect, mmap');
+    const { programIds } = sensor.start();
+    assert.equal(programIds.length, 6, 'enter and exit of mprotect, pkey_mprotect, mmap');
+    const loaded = loadedProgramIds();
+    assert.deepEqual(programIds.filter((id) => !loaded.has(id)), [], 'all loaded while running');
     const stats = await sensor.close();
-    const after = ourProgramIds();
-    assert.deepEqual(mine.filter((id) => after.has(id)), []);
+    const after = loadedProgramIds();
+    assert.deepEqual(programIds.filter((id) => after.has(id)), []);
     assert.equal(stats.lost, 0);
   });
 

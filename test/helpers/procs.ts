@@ -14,17 +14,7 @@ export interface FileReport extends FixtureReport {
   ctime: string;
 }
 
-/**
- * The kernel's encoding of a device (super_block.s_dev: major << 20 | minor) from user space's
- * st_dev, which glibc encodes as major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff),
- * minor = (dev & 0xff) | ((dev >> 12) & ~0xff).
- */
-export function kernelDev(stDev: number | bigint): number {
-  const dev = BigInt(stDev);
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return Number((major << 20n) | minor);
-}
+export { kernelDev } from '../../lib/filters';
 
 /** The inode number of one of this process's namespaces: readlink gives "pid:[N]". */
 export function nsInode(kind: 'pid' | 'mnt' | 'uts' | 'cgroup'): number {
@@ -42,13 +32,19 @@ export function cgroupV2Id(): bigint | null {
   const line = readFileSync('/proc/self/cgroup', 'utf8')
     .split('\n')
     .find((l) => l.startsWith('0::'));
-  if (!line) return null;
-  const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+  const mount = cgroup2Mount();
+  if (!line || !mount) return null;
+  return statSync(path.join(mount, line.slice(3)), { bigint: true }).ino;
+}
+
+/** Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a
+ * hybrid host), or null. */
+export function cgroup2Mount(): string | null {
+  const fields = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' '))
     .find((f) => f[f.indexOf('-') + 1] === 'cgroup2' && f[3] === '/');
-  if (!mount) return null;
-  return statSync(path.join(mount[4], line.slice(3)), { bigint: true }).ino;
+  return fields ? fields[4] : null;
 }
 
 export interface Run<R> {

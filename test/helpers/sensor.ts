@@ -53,12 +53,12 @@ export async function settle(findings: Finding[]): Promise<void> {
   await waitFor(findings, (f) => f.Event.hostProcessId === sentinel.pid);
 }
 
-/** IDs of loaded BPF programs whose names start with our prefix. */
-export function ourProgramIds(): Set<number> {
+/** IDs of every BPF program loaded in the kernel now. */
+export function loadedProgramIds(): Set<number> {
   const bpftool = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
   const progs = JSON.parse(execFileSync(bpftool, ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{
     id: number;
     name?: string;
   }>;
-  return new Set(progs.filter((p) => p.name?.startsWith('tp__sys_')).map((p) => p.id));
+  return new Set(progs.map((p) => p.id));
 }

@@ -1,0 +1,88 @@
+// The run's output: one table for people, bench/results/latest.json and a dated copy for
+// comparing runs over time.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DrainResult } from './drain';
+import { RESULTS } from './helpers';
+import type { LatencyResult } from './latency';
+import type { MachineInfo } from './machine';
+import type { RssResult } from './memory';
+import type { MicroResult } from './micro';
+import type { OverheadResult } from './overhead';
+import type { StormResult } from './storm';
+
+export interface Results {
+  drain: DrainResult;
+  overhead: OverheadResult;
+  storm: StormResult;
+  latency: LatencyResult;
+  rssMb: RssResult;
+  micro: MicroResult;
+  machine: MachineInfo;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const fixed = (n: number, d = 2) => n.toFixed(d);
+
+function rows(r: Results): Array<[string, string, string]> {
+  const d = r.drain;
+  const o = r.overhead;
+  const s = r.storm;
+  return [
+    ...r.micro.tasks.map((t): [string, string, string] => ['micro', t.name, `${fixed(t.nsPerRecord, 1)} ns/record`]),
+    ['drain', 'C baseline (libbpf consumer)', `${int(d.baselineC)} rec/s`],
+    ['drain', "Sensor 'batch' listener", `${int(d.batch)} rec/s`],
+    ['drain', "Sensor 'finding' listener (TRC-104)", `${int(d.finding)} findings/s`],
+    ['overhead', 'match: ns/call without → with (dedup off)', `${fixed(o.nsPerCall.match.without, 0)} → ${fixed(o.nsPerCall.match.with, 0)}`],
+    ['overhead', 'match: ratio (median with / without)', `${fixed(o.match, 3)}×`],
+    ['overhead', 'match, default options (dedup): ns/call, ratio', `${fixed(o.nsPerCall.match.withDedup, 0)}, ${fixed(o.matchDedup, 3)}×`],
+    ['overhead', 'no match: ns/call without → with', `${fixed(o.nsPerCall.nonMatch.without, 0)} → ${fixed(o.nsPerCall.nonMatch.with, 0)}`],
+    ['overhead', 'no match: ratio', `${fixed(o.nonMatch, 3)}×`],
+    ['overhead', `wxfix flip ${o.iterations}: ms without → with`, `${fixed(o.wxfixFlip.withoutMs, 0)} → ${fixed(o.wxfixFlip.withMs, 0)} (${fixed(o.wxfixFlip.ratio, 3)}×)`],
+    ['storm', `no sensor: transitions (${s.processes} procs, ${fixed(s.withoutSensor.seconds, 1)} s)`, int(s.withoutSensor.transitions)],
+    ['storm', 'dedup off: transitions (same time)', int(s.transitions)],
+    ['storm', 'findings delivered', `${int(s.findings)} (${int(s.findingsPerSec)}/s)`],
+    ['storm', 'lost (ring full)', int(s.lost)],
+    ['storm', 'suppressed', int(s.suppressed)],
+    ['storm', 'unaccounted', int(s.unaccounted)],
+    ['storm', 'dedup on: transitions / findings', `${int(s.withDedup.transitions)} / ${int(s.withDedup.findings)}`],
+    ['storm', 'dedup on: suppressed / lost / unaccounted', `${int(s.withDedup.suppressed)} / ${int(s.withDedup.lost)} / ${int(s.withDedup.unaccounted)}`],
+    ['latency', `mprotect → 'finding' p50 / p99 (${r.latency.transitions})`, `${fixed(r.latency.p50Ms, 3)} / ${fixed(r.latency.p99Ms, 3)} ms`],
+    ['latency', 'max, missing', `${fixed(r.latency.maxMs, 3)} ms, ${r.latency.missing}`],
+    ['rss', `start → end (${r.rssMb.seconds} s storm)`, `${fixed(r.rssMb.start, 1)} → ${fixed(r.rssMb.end, 1)} MB`],
+    ['rss', 'peak', `${fixed(r.rssMb.peak, 1)} MB`],
+  ];
+}
+
+export function printTable(r: Results): void {
+  const table = rows(r);
+  const w0 = Math.max(...table.map((t) => t[0].length));
+  const w1 = Math.max(...table.map((t) => t[1].length));
+  const m = r.machine;
+  console.log(`\nwxwatch bench — node ${m.node}, kernel ${m.kernel}, ${m.cpus} CPUs, ${m.date}${m.quick ? ' (BENCH_QUICK)' : ''}`);
+  console.log(`  hook mode: ${r.drain.raw.batch.started.mode}`);
+  // the load each phase saw: the storm phases make ~2 themselves; much more is someone else
+  console.log(`  load avg (1 min) per phase: ${m.phases.map((p) => `${p.name} ${p.loadAvg1.start}→${p.loadAvg1.end}`).join(', ')}`);
+  let section = '';
+  for (const [s, name, value] of table) {
+    if (s !== section && section) console.log('');
+    section = s;
+    console.log(`  ${s.padEnd(w0)}  ${name.padEnd(w1)}  ${value}`);
+  }
+  if (m.foreignSensors.length) {
+    const when = m.foreignSensors.map((f) => f.phase).join(', ');
+    const who = [...new Set(m.foreignSensors.flatMap((f) => f.owners.map((o) => `${o.comm} ${o.pid}`)))].join(', ');
+    console.log(`\n  WARNING: another wxwatch sensor was attached (${who || 'owner unknown'}) at: ${when}.`);
+    console.log('  Its hooks run on every mprotect: figures near those phases are skewed, the overhead ones most.');
+  }
+  console.log('');
+}
+
+/** Writes latest.json and YYYY-MM-DD.json (UTC date); returns their paths. */
+export function writeResults(r: Results): string[] {
+  mkdirSync(RESULTS, { recursive: true });
+  const json = `${JSON.stringify(r, null, 2)}\n`;
+  const files = [path.join(RESULTS, 'latest.json'), path.join(RESULTS, `${r.machine.date.slice(0, 10)}.json`)];
+  for (const file of files) writeFileSync(file, json);
+  return files;
+}
