@@ -21,6 +21,7 @@
       "dependencies": ["wxwatch_bpf_skeleton"],
       "sources": [
         "native/addon.cc",
+        "native/batch_pool.cc",
         "native/bpf_program.cc",
         "native/ring_drainer.cc",
         "native/sensor_wrap.cc",

@@ -33,14 +33,11 @@ export class BatchView {
   }
 }
 
-function fnv1a32(a: number, b: bigint): number {
+/** FNV-1a over a 32-bit id and the 8 little-endian bytes of a start time: an entity id. */
+function entityId(id: number, bytes: Uint8Array, at: number): number {
   let h = 0x811c9dc5;
-  const mix = (byte: number) => {
-    h ^= byte & 0xff;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  };
-  for (let i = 0; i < 4; i++) mix(a >>> (8 * i));
-  for (let i = 0n; i < 8n; i++) mix(Number((b >> (8n * i)) & 0xffn));
+  for (let i = 0; i < 4; i++) h = Math.imul(h ^ ((id >>> (8 * i)) & 0xff), 0x01000193);
+  for (let i = 0; i < 8; i++) h = Math.imul(h ^ bytes[at + i], 0x01000193);
   return h >>> 0;
 }
 
@@ -197,13 +194,13 @@ export class MemProtAlert implements TraceeEvent {
     return { containerStarted: false, isCompat: false };
   }
   get threadEntityId(): number {
-    return fnv1a32(this.hostThreadId, this.u64(OFF.thread_start_boot_ns));
+    return entityId(this.hostThreadId, this.b.bytes, this.o + OFF.thread_start_boot_ns);
   }
   get processEntityId(): number {
-    return fnv1a32(this.hostProcessId, this.u64(OFF.leader_start_boot_ns));
+    return entityId(this.hostProcessId, this.b.bytes, this.o + OFF.leader_start_boot_ns);
   }
   get parentEntityId(): number {
-    return fnv1a32(this.hostParentProcessId, this.u64(OFF.parent_start_boot_ns));
+    return entityId(this.hostParentProcessId, this.b.bytes, this.o + OFF.parent_start_boot_ns);
   }
   /** The nine mem_prot_alert arguments with raw values, as Tracee emits them. */
   get args(): EventArg[] {

@@ -18,7 +18,7 @@ export interface SensorOptions {
   alerts?: boolean | AlertKind[];
   /** Emit failed W→X attempts (e.g. refused by PR_SET_MDWE or an LSM) on 'denied'. */
   denied?: boolean;
-  /** Bytes of records per batch handed to JavaScript. Default 1 MiB. */
+  /** Bytes of records per batch handed to JavaScript. Default 256 KiB. */
   batchBytes?: number;
   /** How often the drainer empties the ring when the kernel has not woken it. Default 1 ms. */
   drainIntervalMs?: number;
@@ -65,7 +65,7 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   if ((ringBufferBytes & (ringBufferBytes - 1)) !== 0) {
     throw new RangeError(`wxwatch: ringBufferBytes must be a power of two, got ${ringBufferBytes}`);
   }
-  const batchBytes = integer('batchBytes', options.batchBytes ?? 1 << 20, MAX_RECORD_BYTES, 256 << 20);
+  const batchBytes = integer('batchBytes', options.batchBytes ?? 256 << 10, MAX_RECORD_BYTES, 256 << 20);
   const drainIntervalMs = integer('drainIntervalMs', options.drainIntervalMs ?? 1, 1, 1000);
 
   let kinds: AlertKind[] = [];

@@ -190,20 +190,24 @@ export class Sensor extends EventEmitter<SensorEvents> {
     if (this.listenerCount('batch')) {
       this.deliver('batch', { buffer, records, decode: () => decodeBatch(buffer, records, offset) });
     }
-    const wantAlerts = this.options.alertKinds.size > 0 && this.listenerCount('alert') > 0;
+    // Listener lists are read once per batch, and records become objects only for someone.
+    const onFinding = this.listenersOf('finding');
+    const onAlert = this.options.alertKinds.size ? this.listenersOf('alert') : [];
+    const onDenied = this.listenersOf('denied');
+    if (!onFinding.length && !onAlert.length && !onDenied.length) return;
     for (const event of decodeBatch(buffer, records, offset)) {
       if (event.denied) {
         this.counts.denied++;
-        this.deliver('denied', event);
+        this.callEach('denied', onDenied, event);
         continue;
       }
-      if (wantAlerts && this.options.alertKinds.has(event.alert)) {
+      if (onAlert.length && this.options.alertKinds.has(event.alert)) {
         this.counts.alerts++;
-        this.deliver('alert', event);
+        this.callEach('alert', onAlert, event);
       }
-      if (TRC104.matches(event)) {
+      if (onFinding.length && TRC104.matches(event)) {
         this.counts.findings++;
-        this.deliver('finding', { SigMetadata: TRC104.metadata, Event: event, Data: null });
+        this.callEach('finding', onFinding, { SigMetadata: TRC104.metadata, Event: event, Data: null });
       }
     }
   }
@@ -217,9 +221,21 @@ export class Sensor extends EventEmitter<SensorEvents> {
     }
   }
 
-  /** Calls each listener on its own, so that one that throws costs no other listener its event. */
+  private listenersOf<K extends keyof SensorEvents>(event: K): Array<(...a: SensorEvents[K]) => void> {
+    return this.rawListeners(event) as Array<(...a: SensorEvents[K]) => void>;
+  }
+
   private deliver<K extends keyof SensorEvents>(event: K, ...args: SensorEvents[K]): void {
-    for (const listener of this.rawListeners(event) as Array<(...a: SensorEvents[K]) => void>) {
+    this.callEach(event, this.listenersOf(event), ...args);
+  }
+
+  /** Calls each listener on its own, so that one that throws costs no other listener its event. */
+  private callEach<K extends keyof SensorEvents>(
+    event: K,
+    listeners: Array<(...a: SensorEvents[K]) => void>,
+    ...args: SensorEvents[K]
+  ): void {
+    for (const listener of listeners) {
       try {
         listener.apply(this, args);
       } catch (err) {

@@ -15,12 +15,6 @@
 
 namespace wxwatch {
 
-void free_batch(Batch* batch) {
-  if (!batch) return;
-  std::free(batch->data);
-  delete batch;
-}
-
 RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink)
     : config_(config), sink_(std::move(sink)) {
   ring_ = ring_buffer__new(ring_fd, on_record, this, nullptr);
@@ -38,14 +32,16 @@ RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink)
     ring_buffer__free(ring_);
     throw std::system_error(err, std::generic_category(), "wxwatch: drainer epoll set-up");
   }
-  current_ = fresh_batch();
+  // Spare buffers: as many as can wait for JS, and a few the JS side still holds.
+  pool_ = BatchPool::create(config.batch_bytes, 8);
+  current_ = pool_->take();
   thread_ = std::thread(&RingDrainer::run, this);
 }
 
 RingDrainer::~RingDrainer() {
   request_stop();
   join();
-  free_batch(current_);
+  release(current_);
   ring_buffer__free(ring_);
   close(epoll_fd_);
   close(stop_fd_);
@@ -66,21 +62,11 @@ DrainStats RingDrainer::stats() const {
           batches_.load(std::memory_order_relaxed)};
 }
 
-Batch* RingDrainer::fresh_batch() const {
-  auto* batch = new Batch;
-  batch->data = static_cast<uint8_t*>(std::malloc(config_.batch_bytes));
-  if (!batch->data) {
-    delete batch;
-    throw std::bad_alloc();
-  }
-  return batch;
-}
-
 void RingDrainer::hand_over(bool last) {
   if (current_->records == 0 && !last) return;
   Batch* full = current_;
   full->last = last;
-  current_ = last ? nullptr : fresh_batch();
+  current_ = last ? nullptr : pool_->take();
   batches_.fetch_add(1, std::memory_order_relaxed);
   sink_(full);
 }

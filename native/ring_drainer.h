@@ -1,7 +1,8 @@
 // Drains the BPF ring buffer on its own thread into batches of records.
 //
 // Threading contract: the constructor and stop() run on the JS thread; the sink runs on the
-// drainer thread. Every batch handed to the sink is owned by the sink from then on. The last
+// drainer thread. Every batch handed to the sink is owned by the sink from then on; it gives it
+// back with release(). The last
 // batch the sink ever receives has last == true (it may hold records too).
 #pragma once
 
@@ -9,21 +10,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <thread>
+
+#include "batch_pool.h"
 
 struct ring_buffer;
 
 namespace wxwatch {
-
-struct Batch {
-  uint8_t* data = nullptr;  // malloc'd; records back to back, each 8-byte aligned
-  size_t bytes = 0;
-  uint32_t records = 0;
-  bool last = false;
-};
-
-// Frees a batch and its data.
-void free_batch(Batch* batch);
 
 struct DrainConfig {
   uint32_t alert_mask;   // bit N set: records with alert N pass the prefilter
@@ -56,13 +50,13 @@ class RingDrainer {
   static int on_record(void* ctx, void* data, size_t size);
   void run();
   void hand_over(bool last);
-  Batch* fresh_batch() const;
 
   const DrainConfig config_;
   const Sink sink_;
   ring_buffer* ring_ = nullptr;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;
+  std::shared_ptr<BatchPool> pool_;
   Batch* current_ = nullptr;  // drainer thread only
   std::atomic<uint64_t> records_{0}, prefiltered_{0}, batches_{0};
   std::thread thread_;

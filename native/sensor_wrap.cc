@@ -174,12 +174,12 @@ void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
 
 void SensorWrap::deliver(Batch* batch) {
   // Fails only once the function is aborted (environment teardown): then nobody will read it.
-  if (tsfn_.BlockingCall(batch) != napi_ok) free_batch(batch);
+  if (tsfn_.BlockingCall(batch) != napi_ok) release(batch);
 }
 
 void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, SensorWrap* self, Batch* batch) {
   if (!env || !callback) {  // the environment is going away: only free
-    free_batch(batch);
+    release(batch);
     return;
   }
   const uint32_t records = batch->records;
@@ -189,7 +189,7 @@ void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, SensorWrap* self
     try {
       // Zero-copy: the ArrayBuffer owns the batch from here and frees it when collected.
       buffer = Napi::ArrayBuffer::New(
-          env, batch->data, batch->bytes, [](Napi::Env, void*, Batch* owned) { free_batch(owned); }, batch);
+          env, batch->data, batch->bytes, [](Napi::Env, void*, Batch* owned) { release(owned); }, batch);
       batch = nullptr;
     } catch (const Napi::Error&) {
       // Runtimes that forbid external buffers: one copy.
@@ -198,7 +198,7 @@ void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, SensorWrap* self
       buffer = copy;
     }
   }
-  free_batch(batch);
+  release(batch);
   if (last) self->finish();
   callback.Call({buffer, Napi::Number::New(env, records), Napi::Boolean::New(env, last)});
 }

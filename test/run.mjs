@@ -25,7 +25,8 @@ const mocha = new Mocha({ timeout: 30000, reporter: 'spec' });
 for (const file of testFiles(compiled).sort()) mocha.addFile(file);
 await mocha.loadFilesAsync();
 mocha.run((failures) => {
-  process.exitCode = failures ? 1 : 0;
+  // Exit even if a failed test left a sensor running (its worker keeps the event loop alive).
+  process.exit(failures ? 1 : 0);
 }).on('end', function () {
   const { passes, failures, pending } = this.stats;
   console.log(`${passes} passed, ${failures} failed, ${pending} skipped`);

@@ -5,7 +5,11 @@
 // an 8-bit CSI), and the JavaScript line separators.
 const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
 
+// Anything JSON.stringify would escape, what JSON_UNSAFE adds, and lone surrogates.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
+
 export function jsonString(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`; // the common case: nothing to escape
   return JSON.stringify(s).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -1,7 +1,7 @@
 // Tracee's detection JSON: one object per finding, Tracee's fields in Tracee's order, 64-bit
 // integers written exactly (JSON.stringify cannot write a bigint), strings escaped.
-import { alertText, EVENT_IDS, EventArg, MEM_PROT_ALERT_PARAMS, protText } from '../event';
-import type { Finding } from '../signatures/signature';
+import { alertText, EVENT_IDS, EventArg, protText } from '../event';
+import type { Finding, SignatureMetadata } from '../signatures/signature';
 import { jsonString } from './escape';
 
 export interface JsonOptions {
@@ -22,12 +22,18 @@ export function toJson(value: unknown): string {
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map(toJson).join(',')}]`;
-      const parts: string[] = [];
-      for (const [k, v] of Object.entries(value)) {
-        if (v !== undefined) parts.push(`${jsonString(k)}:${toJson(v)}`);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + toJson(value[i]);
+        return `${out}]`;
       }
-      return `{${parts.join(',')}}`;
+      let out = '{';
+      for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v === undefined) continue;
+        out += `${out.length > 1 ? ',' : ''}${jsonString(k)}:${toJson(v)}`;
+      }
+      return `${out}}`;
     }
     default:
       return 'null';
@@ -48,60 +54,90 @@ function parsedValue(arg: EventArg): unknown {
   }
 }
 
-/** The detection event Tracee prints for a finding, as a plain object in Tracee's field order. */
-export function detectionObject(finding: Finding, options: JsonOptions = {}): Record<string, unknown> {
-  const e = finding.Event;
-  const m = finding.SigMetadata;
-  const args = options.parseArguments ? e.args.map((a) => ({ ...a, value: parsedValue(a) })) : e.args;
-  if (args.length !== MEM_PROT_ALERT_PARAMS.length) throw new Error('wxwatch: mem_prot_alert must have 9 args');
+function argsOf(finding: Finding, options: JsonOptions): EventArg[] {
+  const args = finding.Event.args;
+  return options.parseArguments ? args.map((a) => ({ ...a, value: parsedValue(a) })) : args;
+}
+
+function metadataOf(m: SignatureMetadata) {
   return {
-    timestamp: e.timestamp,
-    threadStartTime: e.threadStartTime,
-    processorId: e.processorId,
-    processId: e.processId,
-    cgroupId: e.cgroupId,
-    threadId: e.threadId,
-    parentProcessId: e.parentProcessId,
-    hostProcessId: e.hostProcessId,
-    hostThreadId: e.hostThreadId,
-    hostParentProcessId: e.hostParentProcessId,
-    userId: e.userId,
-    mountNamespace: e.mountNamespace,
-    pidNamespace: e.pidNamespace,
-    processName: e.processName,
-    executable: e.executable,
-    hostName: e.hostName,
-    containerId: e.containerId,
-    container: e.container,
-    kubernetes: e.kubernetes,
-    eventId: EVENT_IDS.dynamic_code_loading,
-    eventName: m.EventName,
-    matchedPolicies: e.matchedPolicies,
-    argsNum: 1,
-    returnValue: 0,
-    syscall: e.syscall,
-    stackAddresses: e.stackAddresses,
-    contextFlags: e.contextFlags,
-    threadEntityId: e.threadEntityId,
-    processEntityId: e.processEntityId,
-    parentEntityId: e.parentEntityId,
-    args: [
-      {
-        name: 'detectedFrom',
-        type: 'unknown',
-        value: { id: Number(e.eventId), name: e.eventName, args, returnValue: e.returnValue },
-      },
-    ],
-    metadata: {
-      Version: m.Version,
-      Description: m.Description,
-      Tags: m.Tags,
-      Properties: { ...m.Properties, signatureID: m.ID, signatureName: m.Name },
-    },
-    wxwatch: e.wxwatch,
+    Version: m.Version,
+    Description: m.Description,
+    Tags: m.Tags,
+    Properties: { ...m.Properties, signatureID: m.ID, signatureName: m.Name },
   };
 }
 
+function detectedFrom(finding: Finding, options: JsonOptions) {
+  const e = finding.Event;
+  return [{ name: 'detectedFrom', type: 'unknown', value: { id: Number(e.eventId), name: e.eventName, args: argsOf(finding, options), returnValue: e.returnValue } }];
+}
+
+type Field = [name: string, get: (f: Finding, options: JsonOptions) => unknown];
+
+/** The detection's fields: Tracee's, in Tracee's order, then wxwatch's. The one definition of
+ * the shape, for the object and for the JSON text. */
+const FIELDS: Field[] = [
+  ['timestamp', (f) => f.Event.timestamp],
+  ['threadStartTime', (f) => f.Event.threadStartTime],
+  ['processorId', (f) => f.Event.processorId],
+  ['processId', (f) => f.Event.processId],
+  ['cgroupId', (f) => f.Event.cgroupId],
+  ['threadId', (f) => f.Event.threadId],
+  ['parentProcessId', (f) => f.Event.parentProcessId],
+  ['hostProcessId', (f) => f.Event.hostProcessId],
+  ['hostThreadId', (f) => f.Event.hostThreadId],
+  ['hostParentProcessId', (f) => f.Event.hostParentProcessId],
+  ['userId', (f) => f.Event.userId],
+  ['mountNamespace', (f) => f.Event.mountNamespace],
+  ['pidNamespace', (f) => f.Event.pidNamespace],
+  ['processName', (f) => f.Event.processName],
+  ['executable', (f) => f.Event.executable],
+  ['hostName', (f) => f.Event.hostName],
+  ['containerId', (f) => f.Event.containerId],
+  ['container', (f) => f.Event.container],
+  ['kubernetes', (f) => f.Event.kubernetes],
+  ['eventId', () => EVENT_IDS.dynamic_code_loading],
+  ['eventName', (f) => f.SigMetadata.EventName],
+  ['matchedPolicies', (f) => f.Event.matchedPolicies],
+  ['argsNum', () => 1],
+  ['returnValue', () => 0],
+  ['syscall', (f) => f.Event.syscall],
+  ['stackAddresses', (f) => f.Event.stackAddresses],
+  ['contextFlags', (f) => f.Event.contextFlags],
+  ['threadEntityId', (f) => f.Event.threadEntityId],
+  ['processEntityId', (f) => f.Event.processEntityId],
+  ['parentEntityId', (f) => f.Event.parentEntityId],
+  ['args', detectedFrom],
+  ['metadata', (f) => metadataOf(f.SigMetadata)],
+  ['wxwatch', (f) => f.Event.wxwatch],
+];
+
+/** The detection event Tracee prints for a finding, as a plain object in Tracee's field order. */
+export function detectionObject(finding: Finding, options: JsonOptions = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, get] of FIELDS) out[name] = get(finding, options);
+  return out;
+}
+
+// Per field, the text before its value: '{"timestamp":', ',"threadStartTime":', …
+const KEY_TEXT = FIELDS.map(([name], i) => `${i ? ',' : '{'}${JSON.stringify(name)}:`);
+const METADATA = FIELDS.findIndex(([name]) => name === 'metadata');
+// A signature's metadata never changes: its JSON is made once.
+const metadataText = new WeakMap<SignatureMetadata, string>();
+
 export function detectionJson(finding: Finding, options: JsonOptions = {}): string {
-  return toJson(detectionObject(finding, options));
+  let out = '';
+  for (let i = 0; i < FIELDS.length; i++) {
+    let value: string;
+    if (i === METADATA) {
+      const m = finding.SigMetadata;
+      value = metadataText.get(m) ?? toJson(metadataOf(m));
+      metadataText.set(m, value);
+    } else {
+      value = toJson(FIELDS[i][1](finding, options));
+    }
+    out += KEY_TEXT[i] + value;
+  }
+  return `${out}}`;
 }

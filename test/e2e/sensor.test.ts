@@ -97,10 +97,10 @@ describe('sensor (root, real kernel)', function () {
   it('leaves none of its programs attached after close()', async () => {
     const sensor = new Sensor();
     const { programIds } = sensor.start();
-    assert.equal(programIds.length, 6, 'enter and exit of mprotect, pkey_mprotect, mmap');
     const loaded = loadedProgramIds();
-    assert.deepEqual(programIds.filter((id) => !loaded.has(id)), [], 'all loaded while running');
     const stats = await sensor.close();
+    assert.equal(programIds.length, 6, 'enter and exit of mprotect, pkey_mprotect, mmap');
+    assert.deepEqual(programIds.filter((id) => !loaded.has(id)), [], 'all loaded while running');
     const after = loadedProgramIds();
     assert.deepEqual(programIds.filter((id) => after.has(id)), []);
     assert.equal(stats.lost, 0);
