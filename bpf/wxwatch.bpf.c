@@ -52,6 +52,7 @@ struct wx_vma_state {
 	__u64 start;
 	__u64 end;
 	__u64 flags;
+	__u64 file; /* struct file *: the VMA holds a reference across the call */
 	__u32 alert;
 	__u32 _pad;
 };
@@ -75,11 +76,36 @@ struct {
 	__type(value, struct wx_pending);
 } wx_pending SEC(".maps");
 
+/* Executable paths by process image: resolving one walks every dentry up to the root, the
+ * dearest step of a record. An image's executable does not change (short of the rare
+ * PR_SET_MM_EXE_FILE), so its path is resolved once. Longer paths are resolved every time. */
+#define EXE_CACHE_LEN 512
+
+struct wx_image_key {
+	__u64 start_boot_ns;
+	__u64 exec_id;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+struct wx_exe_path {
+	__u32 len;
+	char path[EXE_CACHE_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct wx_image_key);
+	__type(value, struct wx_exe_path);
+} wx_exe_cache SEC(".maps");
+
 /* Per-CPU work space: too big for the 512-byte BPF stack. */
 struct wx_scratch {
 	struct wx_pending pending;
 	char record[RECORD_BUF + WX_PATH_MAX];
 	char path[2 * WX_PATH_MAX];
+	struct wx_exe_path exe;
 	/* resolve_path's write offset: kept in the map, not on the stack, so that the verifier sees
 	 * an unknown value each step and checks the step once instead of once per iteration. */
 	__u32 path_off;
@@ -296,6 +322,7 @@ static __always_inline int on_mprotect_enter(__u64 addr, __u64 len, __s32 prot, 
 			p->vmas[n].start = v.start;
 			p->vmas[n].end = v.end;
 			p->vmas[n].flags = v.flags;
+			p->vmas[n].file = (__u64)v.file;
 			p->vmas[n].alert = alert;
 			n++;
 		}
@@ -338,7 +365,8 @@ static __always_inline int on_mmap_enter(__u64 len, __s32 prot, __u32 map_flags)
 }
 
 /* lsm-hook mode: one call per VMA, with the flags the kernel itself is judging. */
-static __always_inline int on_file_mprotect(__u64 start, __u64 end, __u64 flags, __s32 reqprot)
+static __always_inline int on_file_mprotect(__u64 start, __u64 end, __u64 flags, struct file *file,
+					    __s32 reqprot)
 {
 	if (!(reqprot & PROT_EXEC))
 		return 0;
@@ -359,6 +387,7 @@ static __always_inline int on_file_mprotect(__u64 start, __u64 end, __u64 flags,
 	p->vmas[n].start = start;
 	p->vmas[n].end = end;
 	p->vmas[n].flags = flags;
+	p->vmas[n].file = (__u64)file;
 	p->vmas[n].alert = alert;
 	p->nvmas = n + 1;
 	return 0;
@@ -491,29 +520,35 @@ static __always_inline __u32 pid_nr_at(struct pid *p, unsigned int level, struct
 	return BPF_CORE_READ(u, nr);
 }
 
+/* task is the BTF pointer from bpf_get_current_task_btf(): plain field accesses on it (and on
+ * the pointers they lead to) compile to direct loads the kernel guards, far cheaper than a
+ * bpf_probe_read_kernel() call per field. */
 static __always_inline void fill_task(struct wx_record *r, struct task_struct *task)
 {
-	r->host_pid = BPF_CORE_READ(task, tgid);
-	r->host_tid = BPF_CORE_READ(task, pid);
-	r->host_ppid = BPF_CORE_READ(task, real_parent, tgid);
-	r->thread_start_boot_ns = BPF_CORE_READ(task, start_boottime);
-	r->leader_start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-	r->parent_start_boot_ns = BPF_CORE_READ(task, real_parent, group_leader, start_boottime);
+	struct task_struct *leader = task->group_leader;
+	struct task_struct *parent = task->real_parent;
+	r->host_pid = task->tgid;
+	r->host_tid = task->pid;
+	r->host_ppid = parent->tgid;
+	r->thread_start_boot_ns = task->start_boottime;
+	r->leader_start_boot_ns = leader->start_boottime;
+	r->parent_start_boot_ns = parent->group_leader->start_boottime;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	r->uid = (__u32)bpf_get_current_uid_gid();
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	r->cpu = bpf_get_smp_processor_id();
-	r->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	r->mnt_ns = task->nsproxy->mnt_ns->ns.inum;
 
-	struct pid *tp = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(tp, level);
+	struct pid *tp = task->thread_pid;
+	unsigned int level = tp->level;
+	/* numbers[level]: a variable index, so computed and read the slower way */
 	struct upid *u = (void *)tp + bpf_core_field_offset(struct pid, numbers) +
 			 level * bpf_core_type_size(struct upid);
 	struct pid_namespace *ns = BPF_CORE_READ(u, ns);
 	r->pid_ns = BPF_CORE_READ(ns, ns.inum);
 	r->ns_tid = BPF_CORE_READ(u, nr);
-	r->ns_pid = pid_nr_at(BPF_CORE_READ(task, group_leader, thread_pid), level, ns);
-	r->ns_ppid = pid_nr_at(BPF_CORE_READ(task, real_parent, group_leader, thread_pid), level, ns);
+	r->ns_pid = pid_nr_at(leader->thread_pid, level, ns);
+	r->ns_ppid = pid_nr_at(parent->group_leader->thread_pid, level, ns);
 }
 
 static __always_inline void fill_region(struct wx_record *r, struct task_struct *task, struct vma_view *v)
@@ -530,9 +565,8 @@ static __always_inline void fill_region(struct wx_record *r, struct task_struct 
 		r->region = is_memfd(file) ? WX_REGION_MEMFD : WX_REGION_FILE;
 		return;
 	}
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
-	__u64 start_brk = BPF_CORE_READ(mm, start_brk), brk = BPF_CORE_READ(mm, brk);
-	__u64 start_stack = BPF_CORE_READ(mm, start_stack);
+	struct mm_struct *mm = task->mm;
+	__u64 start_brk = mm->start_brk, brk = mm->brk, start_stack = mm->start_stack;
 	if (v->start < brk && v->end > start_brk)
 		r->region = WX_REGION_HEAP;
 	else if ((v->flags & VM_GROWSDOWN) || (v->start <= start_stack && start_stack < v->end))
@@ -573,6 +607,37 @@ static __always_inline __u32 append_cgroup(struct wx_scratch *s, __u32 at, struc
 	return len;
 }
 
+/* Clamps a length for the verifier in a register it cannot lose track of (see emit_vma). */
+static __always_inline __u64 exe_cache_len(__u64 len)
+{
+	asm volatile("%[len] &= 511" : [len] "+r"(len));
+	return len;
+}
+
+/* Appends the executable's path at byte offset at, from the cache when it has it. */
+static __always_inline __u32 append_exe(struct wx_scratch *s, __u32 at, struct task_struct *task,
+					struct wx_image_key *image)
+{
+	struct wx_exe_path *cached = bpf_map_lookup_elem(&wx_exe_cache, image);
+	if (cached) {
+		__u64 len = exe_cache_len(cached->len);
+		bpf_probe_read_kernel(&s->record[at & (RECORD_BUF - 1)], len, cached->path);
+		return len;
+	}
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	if (!exe)
+		return 0;
+	struct path ep = BPF_CORE_READ(exe, f_path);
+	__u32 len = append_path(s, at, &ep);
+	if (len < EXE_CACHE_LEN) {
+		__u64 n = exe_cache_len(len);
+		s->exe.len = n;
+		bpf_probe_read_kernel(s->exe.path, n, &s->record[at & (RECORD_BUF - 1)]);
+		bpf_map_update_elem(&wx_exe_cache, image, &s->exe, BPF_ANY);
+	}
+	return len;
+}
+
 /* Builds one record in scratch and copies it into the ring buffer. */
 static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, struct vma_view *v,
 				 __u32 alert, __s64 ret)
@@ -597,11 +662,16 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, str
 	fill_task(r, task);
 	fill_region(r, task, v);
 
+	struct wx_image_key image = {
+		.start_boot_ns = r->leader_start_boot_ns,
+		.exec_id = task->self_exec_id,
+		.tgid = r->host_pid,
+	};
 	struct wx_dedup_key key = {};
 	if (dedup) {
-		key.start_boot_ns = r->leader_start_boot_ns;
-		key.exec_id = BPF_CORE_READ(task, self_exec_id);
-		key.tgid = r->host_pid;
+		key.start_boot_ns = image.start_boot_ns;
+		key.exec_id = image.exec_id;
+		key.tgid = image.tgid;
 		key.alert = alert;
 		key.region = r->region;
 		key.denied = ret < 0;
@@ -625,12 +695,8 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, str
 		r->path_len = append_path(s, at, &fp);
 		at += r->path_len;
 	}
-	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
-	if (exe) {
-		struct path ep = BPF_CORE_READ(exe, f_path);
-		r->exe_len = append_path(s, at, &ep);
-		at += r->exe_len;
-	}
+	r->exe_len = append_exe(s, at, task, &image);
+	at += r->exe_len;
 
 	r->cgroup_len = append_cgroup(s, at, task);
 	at += r->cgroup_len;
@@ -673,11 +739,8 @@ static long emit_vma(__u32 i, void *data)
 		.start = p->vmas[k].start,
 		.end = p->vmas[k].end,
 		.flags = p->vmas[k].flags,
+		.file = (struct file *)p->vmas[k].file,
 	};
-	/* The file behind the range; the VMA may have merged or split since enter. */
-	struct vma_view now = {};
-	if (!find_vma(v.start, &now))
-		v.file = now.file;
 	emit(s, p, &v, p->vmas[k].alert, e->ret);
 	return 0;
 }
@@ -744,14 +807,14 @@ int tp__sys_exit_pkey_mprotect(struct wx_sys_exit_ctx *ctx)
 SEC("fentry/security_file_mprotect")
 int BPF_PROG(fentry__security_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
 {
-	return on_file_mprotect(vma->vm_start, vma->vm_end, vma->vm_flags, (__s32)reqprot);
+	return on_file_mprotect(vma->vm_start, vma->vm_end, vma->vm_flags, vma->vm_file, (__s32)reqprot);
 }
 
 SEC("kprobe/security_file_mprotect")
 int BPF_KPROBE(kprobe__security_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot)
 {
 	return on_file_mprotect(BPF_CORE_READ(vma, vm_start), BPF_CORE_READ(vma, vm_end),
-				BPF_CORE_READ(vma, vm_flags), (__s32)reqprot);
+				BPF_CORE_READ(vma, vm_flags), BPF_CORE_READ(vma, vm_file), (__s32)reqprot);
 }
 
 SEC("tp/syscalls/sys_enter_mmap")

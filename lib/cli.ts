@@ -22,7 +22,7 @@ Watches every process on this host for memory that was writable becoming executa
   --parse-arguments         render arguments for people (alert text, PROT_ names, hex addresses)
   --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
   --denied                  also print W->X attempts the kernel refused, as JSON lines
-  --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 8388608)
+  --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 1048576)
   --no-dedup                one finding per transition (default: once per transition kind,
                             region and file per process image)
   --allow KIND=VALUE        ignore matching processes, in the kernel; repeatable. KIND is pid,

@@ -21,9 +21,18 @@ thread_local std::string* log_sink = nullptr;
 
 int collect_libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (!log_sink || level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof line, fmt, args);
-  if (n > 0 && log_sink->size() < 64 * 1024) log_sink->append(line);
+  va_list measure;
+  va_copy(measure, args);
+  int n = vsnprintf(nullptr, 0, fmt, measure);
+  va_end(measure);
+  if (n <= 0) return 0;
+  std::string line(size_t(n) + 1, '\0');  // the verifier's log comes as one string
+  vsnprintf(line.data(), line.size(), fmt, args);
+  line.resize(size_t(n));
+  log_sink->append(line);
+  // Keep the end: a verifier log states its verdict last.
+  constexpr size_t kKeep = 16 * 1024;
+  if (log_sink->size() > 2 * kKeep) log_sink->erase(0, log_sink->size() - kKeep);
   return 0;
 }
 

@@ -5,7 +5,7 @@ import { Sensor } from '../../lib/sensor';
 describe('options', () => {
   it('has defaults that stream only findings', () => {
     const o = resolveOptions();
-    assert.equal(o.ringBufferBytes, 8 << 20);
+    assert.equal(o.ringBufferBytes, 1 << 20);
     assert.equal(o.alertKinds.size, 0);
     assert.equal(o.denied, false);
   });
