@@ -49,11 +49,21 @@ export function describeFallbacks(fallbacks: ModeFallback[]): string {
   return fallbacks.map((f) => `${f.mode}: ${f.phase} failed (${f.reason})`).join('; ');
 }
 
-function lsmHookUnavailable(err: Error & { fallbacks?: ModeFallback[]; phase?: string; errno?: number }): Error {
-  const tried = [...(err.fallbacks ?? []), { mode: 'lsm-hook (kprobe)', phase: err.phase ?? 'load', errno: err.errno ?? 0, reason: err.message.split('\n')[0].replace(/^wxwatch: BPF \w+ failed: /, '') }];
+type NativeStartError = Error & { fallbacks?: ModeFallback[]; phase?: string; errno?: number };
+
+/** A forced lsm-hook start failed: say why for each hook, and what the kernel would need. */
+function lsmHookUnavailable(err: NativeStartError): Error {
+  // The native error is the last mode tried (kprobe); earlier ones are in its fallbacks.
+  const last: ModeFallback = {
+    mode: 'lsm-hook (kprobe)',
+    phase: err.phase ?? 'load',
+    errno: err.errno ?? 0,
+    reason: err.message.split('\n')[0].replace(/^wxwatch: BPF \w+ failed: /, ''),
+  };
+  const tried = [...(err.fallbacks ?? []), last];
   const wrapped = new Error(
-    `wxwatch: lsm-hook mode is not available on this kernel (${describeFallbacks(tried)}); ` +
-      `it needs fentry (BTF, BPF trampolines, no lockdown refusal) or kprobes (CONFIG_KPROBES). Use mode 'auto' or 'tracepoint'.`,
+    `wxwatch: lsm-hook mode is not available on this kernel (${describeFallbacks(tried)}); it needs fentry ` +
+      `(BTF, BPF trampolines, no lockdown refusal) or kprobes (CONFIG_KPROBES). Use mode 'auto' or 'tracepoint'.`,
   );
   return Object.assign(wrapped, { cause: err, fallbacks: tried });
 }
@@ -105,7 +115,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     try {
       info = native.start();
     } catch (err) {
-      throw o.mode === 'lsm-hook' ? lsmHookUnavailable(err as Error & { fallbacks?: ModeFallback[] }) : err;
+      throw o.mode === 'lsm-hook' ? lsmHookUnavailable(err as NativeStartError) : err;
     }
     this.native = native;
     this.state = 'running';

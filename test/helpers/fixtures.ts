@@ -36,8 +36,17 @@ export interface FixtureReport {
   dev?: number;
 }
 
-/** Runs a program to completion and returns the last JSON line it printed. */
-export function runCommand(command: string, args: string[]): Promise<FixtureReport> {
+export interface Run<R> {
+  /** The pid of the process spawned (not of any child it forks). */
+  pid: number;
+  /** Every JSON line printed, in order. */
+  reports: R[];
+  /** The last one. */
+  report: R;
+}
+
+/** Runs a program to completion; fails unless it exits 0 having printed JSON lines. */
+export function runWithPid<R = FixtureReport>(command: string, args: string[]): Promise<Run<R>> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -48,9 +57,15 @@ export function runCommand(command: string, args: string[]): Promise<FixtureRepo
     child.on('close', (code) => {
       const lines = out.trim().split('\n').filter(Boolean);
       if (code !== 0 || !lines.length) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${err}`));
-      resolve(JSON.parse(lines[lines.length - 1]) as FixtureReport);
+      const reports = lines.map((l) => JSON.parse(l) as R);
+      resolve({ pid: child.pid!, reports, report: reports[reports.length - 1] });
     });
   });
+}
+
+/** Runs a program to completion and returns the last JSON line it printed. */
+export async function runCommand(command: string, args: string[]): Promise<FixtureReport> {
+  return (await runWithPid(command, args)).report;
 }
 
 /** Runs wxfix in one of its modes. */

@@ -1,7 +1,6 @@
 // What the kernel knows about a process, computed from user space for comparison with records:
 // device numbers in the kernel's encoding, namespace and cgroup ids, and fixture runs that also
 // tell which process ran them.
-import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FixtureReport } from './fixtures';
@@ -47,29 +46,5 @@ export function cgroup2Mount(): string | null {
   return fields ? fields[4] : null;
 }
 
-export interface Run<R> {
-  /** The pid of the process spawned (not of any child it forks). */
-  pid: number;
-  /** Every JSON line printed, in order. */
-  reports: R[];
-  /** The last one. */
-  report: R;
-}
-
-/** Runs a program to completion like runCommand, and also says which pid it had. */
-export function runWithPid<R = FixtureReport>(command: string, args: string[]): Promise<Run<R>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = out.trim().split('\n').filter(Boolean);
-      if (code !== 0 || !lines.length) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${err}`));
-      const reports = lines.map((l) => JSON.parse(l) as R);
-      resolve({ pid: child.pid!, reports, report: reports[reports.length - 1] });
-    });
-  });
-}
+export { runWithPid } from './fixtures';
+export type { Run } from './fixtures';
