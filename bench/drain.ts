@@ -45,8 +45,11 @@ export interface DrainResult {
   };
 }
 
+const BASELINE_RING_BYTES = 8 << 20;
+
 async function baseline(helpers: Helpers): Promise<DrainResult['raw']['baselineC']> {
-  const out = await spawnJson<BaselineOut>(helpers.injector, ['baseline', String(config.drainSeconds)]).done;
+  const args = ['baseline', String(config.drainSeconds), String(BASELINE_RING_BYTES)];
+  const out = await spawnJson<BaselineOut>(helpers.injector, args).done;
   return {
     injectedPerSec: round(out.injected / out.seconds),
     consumedPerSec: round(out.consumed / out.seconds),
@@ -67,6 +70,8 @@ async function sensorDrain(helpers: Helpers, listener: 'batch' | 'finding'): Pro
       const args = ['sensor', String(config.drainSeconds), String(started.ringMapId)];
       return spawnJson<SensorInjectOut>(helpers.injector, args).done;
     },
+    // The same ring size as the C baseline's (injector.c), so that only the consumers differ.
+    { ringBufferBytes: BASELINE_RING_BYTES },
   );
   // Only arrivals inside the injection window count: not the start-up, not the backlog after.
   const rate = meter.rateWithin(BigInt(result.startMonoNs), BigInt(result.endMonoNs));

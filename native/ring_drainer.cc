@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -88,6 +89,9 @@ int RingDrainer::on_record(void* ctx, void* data, size_t size) {
 }
 
 void RingDrainer::run() {
+  using Clock = std::chrono::steady_clock;
+  const auto max_age = std::chrono::milliseconds(config_.interval_ms);
+  Clock::time_point batch_began{};
   epoll_event events[2];
   for (bool stopping = false; !stopping;) {
     // The kernel submits without waking us unless the ring is filling, so a timeout here is the
@@ -95,9 +99,13 @@ void RingDrainer::run() {
     int n = epoll_wait(epoll_fd_, events, 2, config_.interval_ms);
     for (int i = 0; i < n; i++)
       if (events[i].data.u32 == 1) stopping = true;
-    ring_buffer__consume(ring_);
-    hand_over(stopping);
+    const bool was_empty = current_->records == 0;
+    const int consumed = ring_buffer__consume(ring_);
+    if (was_empty) batch_began = Clock::now();
+    // A partly filled batch waits for more while records keep coming, but no longer than one
+    // interval: under load batches fill up (one call into JS per batch, not per pass), and a
+    // lone record leaves on the next quiet pass.
+    if (stopping || consumed <= 0 || Clock::now() - batch_began >= max_age) hand_over(stopping);
   }
 }
-
 }  // namespace wxwatch
