@@ -88,6 +88,9 @@ int RingDrainer::on_record(void* ctx, void* data, size_t size) {
   return 0;
 }
 
+// Fewer records than this in a pass: the ring is not busy, latency matters more than batching.
+constexpr int kLightPass = 256;
+
 void RingDrainer::run() {
   using Clock = std::chrono::steady_clock;
   const auto max_age = std::chrono::milliseconds(config_.interval_ms);
@@ -102,10 +105,10 @@ void RingDrainer::run() {
     const bool was_empty = current_->records == 0;
     const int consumed = ring_buffer__consume(ring_);
     if (was_empty) batch_began = Clock::now();
-    // A partly filled batch waits for more while records keep coming, but no longer than one
-    // interval: under load batches fill up (one call into JS per batch, not per pass), and a
-    // lone record leaves on the next quiet pass.
-    if (stopping || consumed <= 0 || Clock::now() - batch_began >= max_age) hand_over(stopping);
+    // Under load a partly filled batch waits for more, but no longer than one interval, so that
+    // batches fill up (one call into JS per batch, not per pass); a light pass ships at once.
+    const bool light = consumed < kLightPass;
+    if (stopping || light || Clock::now() - batch_began >= max_age) hand_over(stopping);
   }
 }
 }  // namespace wxwatch
