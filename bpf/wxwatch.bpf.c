@@ -66,6 +66,9 @@ struct wx_pending {
 	__u16 syscall;
 	__u16 nvmas;
 	__u32 truncated;
+	/* The thread's start time: an entry left by a thread killed inside the call must not be
+	 * taken for its own by a later thread that reuses the tid. */
+	__u64 thread_start;
 	struct wx_vma_state vmas[WX_MAX_VMAS];
 };
 
@@ -303,6 +306,7 @@ static __always_inline int on_mprotect_enter(__u64 addr, __u64 len, __s32 prot, 
 	p->syscall = syscall;
 	p->nvmas = 0;
 	p->truncated = 0;
+	p->thread_start = bpf_get_current_task_btf()->start_boottime;
 	__u32 tid = (__u32)id;
 	if (!walk_vmas) {
 		if (bpf_map_update_elem(&wx_pending, &tid, p, BPF_ANY))
@@ -356,6 +360,7 @@ static __always_inline int on_mmap_enter(__u64 len, __s32 prot, __u32 map_flags)
 	p->syscall = WX_SYS_MMAP;
 	p->nvmas = 1;
 	p->truncated = 0;
+	p->thread_start = bpf_get_current_task_btf()->start_boottime;
 	p->vmas[0].alert = WX_ALERT_MMAP_W_X;
 	p->vmas[0].flags = 0;
 	__u32 tid = (__u32)id;
@@ -752,7 +757,7 @@ static __always_inline int on_exit(__s64 ret)
 	if (!p)
 		return 0;
 	struct wx_scratch *s = scratch();
-	if (!s)
+	if (!s || p->thread_start != bpf_get_current_task_btf()->start_boottime)
 		goto out;
 
 	if (p->syscall == WX_SYS_MMAP) {
