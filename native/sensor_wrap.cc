@@ -152,18 +152,12 @@ void SensorWrap::Stop(const Napi::CallbackInfo&) {
   drainer_->request_stop();
 }
 
-// setFilters(filters, filterConfig): replaces the listed kinds' entries while running.
+// setFilters(filters, filterConfig): replaces the listed kinds' entries while running. (Before
+// start, filters come with the constructor's options and are applied between load and attach.)
 void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
+  if (!program_) throw Napi::Error::New(info.Env(), "wxwatch: setFilters on a sensor that is not running");
   std::vector<FilterSet> sets = parse_filters(info[0].As<Napi::Array>());
   FilterConfig config = parse_filter_config(info[1].As<Napi::Object>());
-  if (!program_) {  // not started yet: applied at load
-    for (auto& set : sets) {
-      std::erase_if(program_config_.filters, [&](const FilterSet& f) { return f.kind == set.kind; });
-      program_config_.filters.push_back(std::move(set));
-    }
-    program_config_.filter_config = config;
-    return;
-  }
   try {
     for (const FilterSet& set : sets) program_->set_filter(set);
     program_->set_filter_config(config);
