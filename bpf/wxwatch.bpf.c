@@ -652,25 +652,12 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, str
 	__builtin_memset(r, 0, sizeof(*r));
 	count(WX_CNT_SEEN);
 
-	r->alert = alert;
-	r->ts_boot_ns = bpf_ktime_get_boot_ns();
-	r->addr = p->syscall == WX_SYS_MMAP ? v->start : p->addr;
-	r->len = p->len;
-	r->prot = p->prot;
-	r->prev_vm_flags = v->flags;
-	r->vma_start = v->start;
-	r->vma_end = v->end;
-	r->ret = ret;
-	r->syscall = p->syscall;
-	if (ret < 0)
-		r->flags |= WX_F_DENIED;
-	fill_task(r, task);
+	/* First what dedup needs, so that a suppressed alert costs no more than that. */
 	fill_region(r, task, v);
-
 	struct wx_image_key image = {
-		.start_boot_ns = r->leader_start_boot_ns,
+		.start_boot_ns = task->group_leader->start_boottime,
 		.exec_id = task->self_exec_id,
-		.tgid = r->host_pid,
+		.tgid = task->tgid,
 	};
 	struct wx_dedup_key key = {};
 	if (dedup) {
@@ -687,6 +674,20 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_pending *p, str
 			return;
 		}
 	}
+
+	r->alert = alert;
+	r->ts_boot_ns = bpf_ktime_get_boot_ns();
+	r->addr = p->syscall == WX_SYS_MMAP ? v->start : p->addr;
+	r->len = p->len;
+	r->prot = p->prot;
+	r->prev_vm_flags = v->flags;
+	r->vma_start = v->start;
+	r->vma_end = v->end;
+	r->ret = ret;
+	r->syscall = p->syscall;
+	if (ret < 0)
+		r->flags |= WX_F_DENIED;
+	fill_task(r, task);
 
 	__u32 at = WX_RECORD_FIXED_SIZE;
 	const char *node = BPF_CORE_READ(task, nsproxy, uts_ns, name.nodename);
