@@ -48,7 +48,8 @@ export interface ResolvedOptions {
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
 const MODES: SensorMode[] = ['auto', 'tracepoint', 'lsm-hook'];
 const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs', 'dedup', 'allow', 'scope']);
-const MAX_RECORD_BYTES = 192 + 64 + 2 * 4096;
+// WX_RECORD_MAX_SIZE (bpf/wxwatch.h): fixed part, UTS name, two paths, two cgroup names.
+const MAX_RECORD_BYTES = 192 + 64 + 2 * 4096 + 2 * 128;
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {

@@ -81,6 +81,10 @@ int RingDrainer::on_record(void* ctx, void* data, size_t size) {
     return 0;
   }
   size_t padded = (size + WX_RECORD_ALIGN - 1) & ~size_t(WX_RECORD_ALIGN - 1);
+  if (padded > self->config_.batch_bytes) {  // cannot come from our programs; never overflow
+    self->prefiltered_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
   if (self->current_->bytes + padded > self->config_.batch_bytes) self->hand_over(false);
   std::memcpy(self->current_->data + self->current_->bytes, data, size);
   self->current_->bytes += padded;

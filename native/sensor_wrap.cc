@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <system_error>
 
@@ -82,7 +83,9 @@ SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sensor
   program_config_.filter_config = parse_filter_config(opts.Get("filterConfig").As<Napi::Object>());
   drain_config_ = {
       .alert_mask = u32_option(opts, "alertMask"),
-      .batch_bytes = u32_option(opts, "batchBytes"),
+      // Never below one record of the largest size: on_record copies whole records.
+      .batch_bytes = std::max<size_t>(u32_option(opts, "batchBytes"),
+                                      (WX_RECORD_MAX_SIZE + WX_RECORD_ALIGN - 1) & ~size_t(WX_RECORD_ALIGN - 1)),
       .interval_ms = static_cast<int>(u32_option(opts, "drainIntervalMs")),
   };
   Napi::Array modes = opts.Get("modes").As<Napi::Array>();
