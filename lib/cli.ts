@@ -35,7 +35,7 @@ Watches every process on this host for memory that was writable becoming executa
 Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM.`;
 
 function fail(message: string, code: number): never {
-  process.stderr.write(`wxwatch: ${message}\n`);
+  process.stderr.write(message.startsWith('wxwatch') ? `${message}\n` : `wxwatch: ${message}\n`);
   process.exit(code);
 }
 

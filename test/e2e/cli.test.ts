@@ -1,10 +1,11 @@
 // The wxwatch command as a user runs it: a real process, real signals, stdout parsed as JSON.
 import assert from 'node:assert/strict';
 import { ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { REPO, runFixture } from '../helpers/fixtures';
+import { REPO, runCommand, runFixture, WXFIX } from '../helpers/fixtures';
 import { requireRoot } from '../helpers/sensor';
 import { TRACEE_FIELDS } from '../helpers/tracee';
 
@@ -86,6 +87,35 @@ describe('wxwatch CLI', function () {
       run.child.kill('SIGTERM');
       const [code] = await once(run.child, 'exit');
       assert.equal(code, 0);
+    });
+
+    it('filters from --filter-file, and takes a changed file on SIGHUP', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'));
+      const other = path.join(dir, 'wxother');
+      copyFileSync(WXFIX, other);
+      chmodSync(other, 0o755);
+      const file = path.join(dir, 'filters.json');
+      writeFileSync(file, JSON.stringify({ allow: { comms: ['wxfix'] } }));
+      const run = await startCli(['--filter-file', file]);
+      try {
+        const ignored = await runFixture(['w2x']);
+        const seen = await runCommand(other, ['w2x']);
+        await lineFor(run, seen.pid); // records leave in order: the ignored one came before
+        assert.equal(run.lines.filter((l) => l.includes(`"hostProcessId":${ignored.pid},`)).length, 0);
+
+        writeFileSync(file, JSON.stringify({ allow: {} }));
+        run.child.kill('SIGHUP');
+        for (let i = 0; !run.stderr().includes('filters reloaded'); i++) {
+          if (i > 500) throw new Error(`no reload: ${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const now = await runFixture(['w2x']);
+        await lineFor(run, now.pid);
+      } finally {
+        run.child.kill('SIGINT');
+        await once(run.child, 'exit');
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('says which capabilities are missing and exits non-zero without them', () => {
