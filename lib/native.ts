@@ -60,6 +60,8 @@ export interface NativeSensor {
 
 export interface NativeLayout {
   fixedSize: number;
+  /** The largest record the kernel writes (WX_RECORD_MAX_SIZE). */
+  maxSize: number;
   align: number;
   commLen: number;
   offsets: Record<string, number>;

@@ -1,5 +1,6 @@
 // Sensor options and their validation: every check happens here, before any native call.
 import { ALERT, AlertKind } from './event';
+import { MAX_SIZE } from './record-layout';
 import { encodeFilters, NativeFilterConfig, NativeFilterSet, ProcessSelector } from './filters';
 
 /**
@@ -48,8 +49,6 @@ export interface ResolvedOptions {
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
 const MODES: SensorMode[] = ['auto', 'tracepoint', 'lsm-hook'];
 const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs', 'dedup', 'allow', 'scope']);
-// WX_RECORD_MAX_SIZE (bpf/wxwatch.h): fixed part, UTS name, two paths, two cgroup names.
-const MAX_RECORD_BYTES = 192 + 64 + 2 * 4096 + 2 * 128;
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -68,7 +67,7 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   if ((ringBufferBytes & (ringBufferBytes - 1)) !== 0) {
     throw new RangeError(`wxwatch: ringBufferBytes must be a power of two, got ${ringBufferBytes}`);
   }
-  const batchBytes = integer('batchBytes', options.batchBytes ?? 256 << 10, MAX_RECORD_BYTES, 256 << 20);
+  const batchBytes = integer('batchBytes', options.batchBytes ?? 256 << 10, MAX_SIZE, 256 << 20);
   const drainIntervalMs = integer('drainIntervalMs', options.drainIntervalMs ?? 1, 1, 1000);
 
   let kinds: AlertKind[] = [];

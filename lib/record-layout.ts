@@ -5,6 +5,8 @@ import { addon, NativeLayout } from './native';
 
 export const FIXED_SIZE = 192;
 export const ALIGN = 8;
+/** The largest record: fixed part, UTS name, two paths, two cgroup names. */
+export const MAX_SIZE = FIXED_SIZE + 64 + 2 * 4096 + 2 * 128;
 export const COMM_LEN = 16;
 
 export const OFF = {
@@ -49,6 +51,7 @@ export const OFF = {
 export function checkLayout(native: NativeLayout): void {
   const problems: string[] = [];
   if (native.fixedSize !== FIXED_SIZE) problems.push(`size ${native.fixedSize} != ${FIXED_SIZE}`);
+  if (native.maxSize !== MAX_SIZE) problems.push(`max size ${native.maxSize} != ${MAX_SIZE}`);
   if (native.align !== ALIGN) problems.push(`align ${native.align} != ${ALIGN}`);
   if (native.commLen !== COMM_LEN) problems.push(`comm ${native.commLen} != ${COMM_LEN}`);
   const names = new Set([...Object.keys(native.offsets), ...Object.keys(OFF)]);

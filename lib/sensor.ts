@@ -44,6 +44,8 @@ export interface SensorEvents {
 
 type State = 'idle' | 'running' | 'closing' | 'closed';
 
+const LOSS_CHECK_MS = 100;
+
 /** Why each way of hooking security_file_mprotect failed, in one line. */
 export function describeFallbacks(fallbacks: ModeFallback[]): string {
   return fallbacks.map((f) => `${f.mode}: ${f.phase} failed (${f.reason})`).join('; ');
@@ -76,6 +78,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private resolveClosed: ((stats: SensorStats) => void) | null = null;
   private counts = { findings: 0, alerts: 0, denied: 0, listenerErrors: 0 };
   private lostReported = 0;
+  private lostCheckedAt = 0;
 
   private allow: ProcessSelector | undefined;
   private scope: ProcessSelector | undefined;
@@ -186,7 +189,12 @@ export class Sensor extends EventEmitter<SensorEvents> {
 
   private onBatch(buffer: ArrayBuffer | null, records: number, last: boolean): void {
     if (buffer && records) this.dispatch(buffer, records);
-    this.reportLosses();
+    // The counters are per-CPU map reads (syscalls): look at most every 100 ms, and at the end.
+    const now = Date.now();
+    if (last || now - this.lostCheckedAt >= LOSS_CHECK_MS) {
+      this.lostCheckedAt = now;
+      this.reportLosses();
+    }
     if (last) {
       this.state = 'closed';
       const stats = this.stats();

@@ -53,6 +53,7 @@ Napi::Object record_layout(Napi::Env env) {
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("fixedSize", Napi::Number::New(env, sizeof(wx_record)));
   layout.Set("align", Napi::Number::New(env, WX_RECORD_ALIGN));
+  layout.Set("maxSize", Napi::Number::New(env, WX_RECORD_MAX_SIZE));
   layout.Set("commLen", Napi::Number::New(env, WX_COMM_LEN));
   layout.Set("offsets", offsets);
   return layout;

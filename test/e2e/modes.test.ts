@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Sensor } from '../../lib/sensor';
 import { runFixture } from '../helpers/fixtures';
-import { collect, requireRoot, waitFor } from '../helpers/sensor';
+import { collect, requireRoot, waitFor, withSensor } from '../helpers/sensor';
 
 async function detectsW2X(sensor: Sensor): Promise<void> {
   const findings = collect(sensor, 'finding');
@@ -16,10 +16,8 @@ async function detectsW2X(sensor: Sensor): Promise<void> {
 describe('hook modes (root, real kernel)', function () {
   before(requireRoot);
 
-  it("'auto' uses the best mode that loads and attaches, and says why it passed over others", async () => {
-    const sensor = new Sensor({ mode: 'auto' });
-    const info = sensor.start();
-    try {
+  it("'auto' uses the best mode that loads and attaches, and says why it passed over others", () =>
+    withSensor({ mode: 'auto' }, async (sensor, info) => {
       if (info.mode === 'tracepoint') {
         assert.deepEqual(
           info.fallbacks.map((f) => f.mode),
@@ -33,10 +31,7 @@ describe('hook modes (root, real kernel)', function () {
         assert.match(info.mode, /^lsm-hook/);
       }
       await detectsW2X(sensor);
-    } finally {
-      await sensor.close();
-    }
-  });
+    }));
 
   it("a forced 'lsm-hook' either works or fails with what the kernel lacks", async () => {
     const sensor = new Sensor({ mode: 'lsm-hook' });
@@ -56,15 +51,10 @@ describe('hook modes (root, real kernel)', function () {
     }
   });
 
-  it("'tracepoint' needs no fallback", async () => {
-    const sensor = new Sensor({ mode: 'tracepoint' });
-    const info = sensor.start();
-    try {
+  it("'tracepoint' needs no fallback", () =>
+    withSensor({ mode: 'tracepoint' }, async (sensor, info) => {
       assert.equal(info.mode, 'tracepoint');
       assert.deepEqual(info.fallbacks, []);
       await detectsW2X(sensor);
-    } finally {
-      await sensor.close();
-    }
-  });
+    }));
 });

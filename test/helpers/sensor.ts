@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Sensor, SensorEvents } from '../../lib/sensor';
 import { SensorOptions } from '../../lib/options';
+import type { StartInfo } from '../../lib/native';
 import { runFixture } from './fixtures';
 import type { Finding } from '../../lib/signatures/signature';
 
@@ -13,11 +14,14 @@ export function requireRoot(this: Mocha.Context): void {
   if (!isRoot) this.skip();
 }
 
-export async function withSensor<T>(options: SensorOptions, fn: (sensor: Sensor) => Promise<T>): Promise<T> {
+export async function withSensor<T>(
+  options: SensorOptions,
+  fn: (sensor: Sensor, started: StartInfo) => Promise<T>,
+): Promise<T> {
   const sensor = new Sensor(options);
-  sensor.start();
+  const started = sensor.start();
   try {
-    return await fn(sensor);
+    return await fn(sensor, started);
   } finally {
     await sensor.close();
   }
