@@ -10,7 +10,7 @@
       "actions": [
         {
           "action_name": "compile_bpf",
-          "inputs": ["bpf/wxwatch.bpf.c", "bpf/wxwatch.h", "bpf/kernel.bpf.h"],
+          "inputs": ["bpf/wxwatch.bpf.c", "bpf/wxwatch.h", "bpf/kernel.bpf.h", "bpf/maple.bpf.h", "bpf/syscall.bpf.h", "bpf/filters.bpf.h", "bpf/record.bpf.h"],
           "outputs": ["<(bpf_gen)/wxwatch.bpf.o", "<(bpf_gen)/wxwatch_bpf.skel.h"],
           "action": ["sh", "scripts/build-bpf.sh", "bpf/wxwatch.bpf.c", "<(bpf_gen)", "wxwatch_bpf"]
         }
@@ -24,8 +24,7 @@
         "native/batch_pool.cc",
         "native/bpf_program.cc",
         "native/ring_drainer.cc",
-        "native/sensor_wrap.cc",
-        "native/tracefs.cc"
+        "native/sensor_wrap.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

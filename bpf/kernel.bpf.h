@@ -7,6 +7,10 @@
 
 #include <linux/types.h>
 
+typedef struct {
+	int counter;
+} atomic_t;
+
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
 struct qstr {
@@ -70,9 +74,14 @@ struct path {
 	struct dentry *dentry;
 };
 
+struct address_space {
+	atomic_t i_mmap_writable; /* shared mappings that may write; < 0 once write-sealed */
+};
+
 struct file {
 	struct path f_path;
 	struct inode *f_inode;
+	struct address_space *f_mapping;
 };
 
 struct vm_area_struct {
@@ -82,7 +91,43 @@ struct vm_area_struct {
 	struct file *vm_file;
 };
 
+/* The VMA tree (6.1+): read only while the mmap lock is held, as the kernel does. */
+struct maple_tree {
+	void *ma_root;
+};
+
+struct ma_state {
+	struct maple_tree *tree;
+	unsigned long index;
+	unsigned long last;
+};
+
+struct maple_metadata {
+	unsigned char end;
+};
+
+struct maple_range_64 {
+	void *parent;
+	unsigned long pivot[15];
+	union {
+		void *slot[16];
+		struct {
+			void *pad[15];
+			struct maple_metadata meta;
+		};
+	};
+};
+
+struct maple_arange_64 {
+	void *parent;
+	unsigned long pivot[9];
+	void *slot[10];
+	unsigned long gap[10];
+	struct maple_metadata meta;
+};
+
 struct mm_struct {
+	struct maple_tree mm_mt;
 	unsigned long start_brk;
 	unsigned long brk;
 	unsigned long start_stack;
@@ -144,7 +189,13 @@ struct css_set {
 	struct cgroup *dfl_cgrp;
 };
 
+struct thread_info {
+	__u32 status; /* x86: TS_COMPAT while in a 32-bit system call */
+};
+
 struct task_struct {
+	struct thread_info thread_info;
+	unsigned int personality;
 	int pid;
 	int tgid;
 	struct task_struct *real_parent;
@@ -158,25 +209,11 @@ struct task_struct {
 	__u64 self_exec_id;
 };
 
-#pragma clang attribute pop
-
-/* x86-64 kprobe registers, with the user-space names bpf_tracing.h expects without vmlinux.h. */
+/* x86-64 user registers as the kernel saves them on entry (kernel names). */
 struct pt_regs {
-	unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
-	unsigned long rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+	unsigned long bp, bx, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
 };
 
-/* Syscall tracepoint contexts: a fixed ABI (see .../events/syscalls/sys_enter_mprotect/format). */
-struct wx_sys_enter_ctx {
-	__u64 common;
-	long syscall_nr;
-	unsigned long args[6];
-};
-
-struct wx_sys_exit_ctx {
-	__u64 common;
-	long syscall_nr;
-	long ret;
-};
+#pragma clang attribute pop
 
 #endif /* WXWATCH_KERNEL_BPF_H */

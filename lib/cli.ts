@@ -9,7 +9,8 @@ import { detectionLine } from './output/text';
 import { RequirementsError } from './privileges';
 import { ProcessSelector } from './filters';
 import { SensorMode } from './options';
-import { describeFallbacks, Sensor, SensorStats } from './sensor';
+import { Sensor, SensorStats } from './sensor';
+import { describeFallbacks } from './load-errors';
 
 const USAGE = `usage: wxwatch [options]
 
@@ -145,15 +146,14 @@ function main(): void {
   sensor.on('error', (err) => process.stderr.write(`wxwatch: ${err.message}\n`));
 
   try {
-    const { mountedTracefs, mode, fallbacks } = sensor.start();
-    if (mountedTracefs) process.stderr.write('wxwatch: mounted tracefs at /sys/kernel/tracing\n');
+    const { mode, fallbacks } = sensor.start();
     const why = fallbacks.length ? ` (${describeFallbacks(fallbacks)})` : '';
     process.stderr.write(`wxwatch: mode ${mode}${why}\n`);
   } catch (err) {
     if (err instanceof RequirementsError) fail(err.message, 77);
     fail((err as Error).message, 1);
   }
-  process.stderr.write(`wxwatch: attached to mprotect, pkey_mprotect and mmap; watching (pid ${process.pid})\n`);
+  process.stderr.write(`wxwatch: attached; watching mprotect, pkey_mprotect, mmap and shmat (every ABI) (pid ${process.pid})\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -112,7 +112,7 @@ export const MEM_PROT_ALERT_PARAMS: ReadonlyArray<{ name: string; type: string }
   { name: 'ctime', type: 'u64' },
 ];
 
-export const SYSCALL_NAMES = ['mprotect', 'pkey_mprotect', 'mmap'] as const;
+export const SYSCALL_NAMES = ['mprotect', 'pkey_mprotect', 'mmap', 'mmap2', 'old_mmap', 'shmat', 'unknown'] as const;
 export type SyscallName = (typeof SYSCALL_NAMES)[number];
 
 export const REGION_NAMES = ['anonymous', 'heap', 'stack', 'file', 'memfd'] as const;
@@ -125,8 +125,26 @@ export interface WxwatchExtras {
   vmaEnd: bigint;
   /** The VMA's protection before the call as PROT bits (Tracee's prev_prot is raw vm_flags). */
   prevProt: number;
+  /** Its protection after the call, as PROT bits. */
+  newProt: number;
+  /** The protection before could not be read exactly (a range of more VMAs than one snapshot
+   * holds): the finding is reported, flagged, never dropped. */
+  prevProtUnknown: boolean;
+  /** EXEC was not asked for: the READ_IMPLIES_EXEC personality added it. */
+  readImpliesExec: boolean;
+  /** The file is also mapped shared and writable (writableMappings other mappings): its code
+   * can change under the executable view without any protection change. */
+  writableAlias: boolean;
+  writableMappings: number;
+  /** Refused by wxwatch's enforcement. */
+  blocked: boolean;
   region: RegionKind;
   fileDeleted: boolean;
+  /** The file's path lost leading components (deeper than 48 or longer than 4095 bytes). */
+  pathTruncated: boolean;
+  /** The process's executable has no links left, and its path lost leading components. */
+  exeDeleted: boolean;
+  exeTruncated: boolean;
   /** The call failed (only with the denied event enabled). */
   denied: boolean;
   /** The task's cgroup v2 node, "parent/leaf". */

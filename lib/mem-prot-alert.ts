@@ -12,11 +12,7 @@ import {
   WxwatchExtras,
 } from './event';
 import { containerIdFromCgroup } from './container';
-import { ALIGN, COMM_LEN, FIXED_SIZE, OFF } from './record-layout';
-
-const F_HAS_FILE = 1 << 0;
-const F_FILE_DELETED = 1 << 1;
-const F_DENIED = 1 << 2;
+import { ALIGN, COMM_LEN, FIXED_SIZE, FLAG, OFF } from './record-layout';
 
 const utf8 = new TextDecoder('utf-8');
 
@@ -60,7 +56,10 @@ export class MemProtAlert implements TraceeEvent {
     return utf8.decode(this.b.bytes.subarray(this.o + at, this.o + at + len));
   }
   private get flags(): number {
-    return this.b.view.getUint8(this.o + OFF.flags);
+    return this.u32(OFF.flags);
+  }
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0;
   }
 
   // --- the record's own fields, typed ---
@@ -81,7 +80,7 @@ export class MemProtAlert implements TraceeEvent {
     return this.b.view.getInt32(this.o + OFF.prev_vm_flags, true);
   }
   get hasFile(): boolean {
-    return (this.flags & F_HAS_FILE) !== 0;
+    return this.flag(FLAG.HAS_FILE);
   }
   get pathname(): string {
     return this.text(FIXED_SIZE + this.u16(OFF.uts_len), this.u16(OFF.path_len));
@@ -96,7 +95,7 @@ export class MemProtAlert implements TraceeEvent {
     return this.u64(OFF.ctime_ns);
   }
   get denied(): boolean {
-    return (this.flags & F_DENIED) !== 0;
+    return this.flag(FLAG.DENIED);
   }
 
   // --- Tracee's event fields ---
@@ -191,7 +190,7 @@ export class MemProtAlert implements TraceeEvent {
     return null;
   }
   get contextFlags(): TraceeEvent['contextFlags'] {
-    return { containerStarted: false, isCompat: false };
+    return { containerStarted: false, isCompat: this.flag(FLAG.COMPAT) };
   }
   get threadEntityId(): number {
     return entityId(this.hostThreadId, this.b.bytes, this.o + OFF.thread_start_boot_ns);
@@ -224,8 +223,17 @@ export class MemProtAlert implements TraceeEvent {
       vmaStart: this.u64(OFF.vma_start),
       vmaEnd: this.u64(OFF.vma_end),
       prevProt: Number(this.u64(OFF.prev_vm_flags) & 0x7n),
+      newProt: Number(this.u64(OFF.new_vm_flags) & 0x7n),
+      prevProtUnknown: this.flag(FLAG.PREV_UNKNOWN),
+      readImpliesExec: this.flag(FLAG.READ_IMPLIES_EXEC),
+      writableAlias: this.flag(FLAG.WRITABLE_ALIAS),
+      writableMappings: this.b.view.getInt32(this.o + OFF.writable_maps, true),
+      blocked: this.flag(FLAG.BLOCKED),
       region: (REGION_NAMES[this.b.view.getUint8(this.o + OFF.region)] ?? 'anonymous') as RegionKind,
-      fileDeleted: (this.flags & F_FILE_DELETED) !== 0,
+      fileDeleted: this.flag(FLAG.FILE_DELETED),
+      pathTruncated: this.flag(FLAG.PATH_TRUNCATED),
+      exeDeleted: this.flag(FLAG.EXE_DELETED),
+      exeTruncated: this.flag(FLAG.EXE_TRUNCATED),
       denied: this.denied,
       cgroup: this.cgroup,
     };

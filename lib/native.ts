@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { NativeFilterConfig, NativeFilterSet } from './filters';
 
 export interface NativeSensorOptions {
-  /** 'fentry' | 'kprobe' | 'tracepoint', tried in this order. */
+  /** 'lsm-hook' | 'tracepoint', tried in this order. */
   modes: string[];
   ringBytes: number;
   alertMask: number;
@@ -23,6 +23,8 @@ export interface NativeStats {
   suppressed: number;
   vmaTruncated: number;
   noState: number;
+  /** Records not judged exactly (flagged prevProtUnknown). */
+  degraded: number;
   drained: number;
   prefiltered: number;
   batches: number;
@@ -37,11 +39,12 @@ export interface ModeFallback {
   phase: string;
   errno: number;
   reason: string;
+  /** libbpf's log of the failure (a verifier rejection's full log, for instance). */
+  log?: string;
 }
 
 export interface StartInfo {
-  mountedTracefs: boolean;
-  /** The mode in use: "tracepoint", "lsm-hook (fentry)" or "lsm-hook (kprobe)". */
+  /** The mode in use: "lsm-hook" or "tracepoint". */
   mode: string;
   /** Modes tried before it. */
   fallbacks: ModeFallback[];

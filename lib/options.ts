@@ -4,9 +4,10 @@ import { MAX_SIZE } from './record-layout';
 import { encodeFilters, NativeFilterConfig, NativeFilterSet, ProcessSelector } from './filters';
 
 /**
- * How mprotect is watched. 'lsm-hook': a hook on security_file_mprotect (fentry, else kprobe)
- * sees every VMA exactly as the kernel judges it. 'tracepoint': syscall tracepoints, judging
- * the range's VMAs with bpf_find_vma. 'auto': the first of those that loads and attaches.
+ * Where changes are seen, both under the kernel's mmap lock. 'lsm-hook': BPF trampolines on
+ * mprotect_fixup and mmap_region (kernels with fentry/fexit). 'tracepoint': the mmap_lock and
+ * maple_tree tracepoints (any kernel with BTF). 'auto': the first of those that loads and
+ * attaches.
  */
 export type SensorMode = 'auto' | 'tracepoint' | 'lsm-hook';
 
@@ -90,9 +91,8 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig };
 }
 
-/** The native hook modes to try, in order, for a sensor mode. */
+/** The native hook modes to try, in order, for a sensor mode: the cheapest first. */
 export function nativeModes(mode: SensorMode): string[] {
-  if (mode === 'tracepoint') return ['tracepoint'];
-  if (mode === 'lsm-hook') return ['fentry', 'kprobe'];
-  return ['fentry', 'kprobe', 'tracepoint'];
+  if (mode === 'auto') return ['lsm-hook', 'tracepoint'];
+  return [mode];
 }

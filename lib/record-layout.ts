@@ -3,7 +3,7 @@
 // loads: a layout change on one side fails loudly instead of decoding garbage.
 import { addon, NativeLayout } from './native';
 
-export const FIXED_SIZE = 192;
+export const FIXED_SIZE = 208;
 export const ALIGN = 8;
 /** The largest record: fixed part, UTS name, two paths, two cgroup names. */
 export const MAX_SIZE = FIXED_SIZE + 64 + 2 * 4096 + 2 * 128;
@@ -19,32 +19,49 @@ export const OFF = {
   vma_start: 40,
   vma_end: 48,
   prev_vm_flags: 56,
-  inode: 64,
-  ctime_ns: 72,
-  cgroup_id: 80,
-  ret: 88,
-  prot: 96,
-  dev: 100,
-  host_pid: 104,
-  host_tid: 108,
-  host_ppid: 112,
-  ns_pid: 116,
-  ns_tid: 120,
-  ns_ppid: 124,
-  uid: 128,
-  mnt_ns: 132,
-  pid_ns: 136,
-  cpu: 140,
-  syscall: 144,
-  region: 146,
-  flags: 147,
-  uts_len: 148,
-  path_len: 150,
-  exe_len: 152,
-  cgroup_len: 154,
-  comm: 160,
-  leader_start_boot_ns: 176,
-  parent_start_boot_ns: 184,
+  new_vm_flags: 64,
+  inode: 72,
+  ctime_ns: 80,
+  cgroup_id: 88,
+  leader_start_boot_ns: 96,
+  parent_start_boot_ns: 104,
+  ret: 112,
+  prot: 120,
+  dev: 124,
+  host_pid: 128,
+  host_tid: 132,
+  host_ppid: 136,
+  ns_pid: 140,
+  ns_tid: 144,
+  ns_ppid: 148,
+  uid: 152,
+  mnt_ns: 156,
+  pid_ns: 160,
+  cpu: 164,
+  flags: 168,
+  writable_maps: 172,
+  syscall: 176,
+  region: 178,
+  uts_len: 180,
+  path_len: 182,
+  exe_len: 184,
+  cgroup_len: 186,
+  comm: 188,
+} as const;
+
+/** wx_record.flags (enum wx_flag). */
+export const FLAG = {
+  HAS_FILE: 1 << 0,
+  FILE_DELETED: 1 << 1,
+  DENIED: 1 << 2,
+  COMPAT: 1 << 3,
+  PREV_UNKNOWN: 1 << 4,
+  WRITABLE_ALIAS: 1 << 5,
+  READ_IMPLIES_EXEC: 1 << 6,
+  BLOCKED: 1 << 7,
+  EXE_DELETED: 1 << 8,
+  PATH_TRUNCATED: 1 << 9,
+  EXE_TRUNCATED: 1 << 10,
 } as const;
 
 /** Throws if the layout compiled into the addon differs from the one above. */

@@ -6,6 +6,7 @@ import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './nat
 import { encodeFilters, ProcessSelector } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
 import { assertRequirements } from './privileges';
+import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
 import { TRC104 } from './signatures/trc104';
 
@@ -46,28 +47,21 @@ type State = 'idle' | 'running' | 'closing' | 'closed';
 
 const LOSS_CHECK_MS = 100;
 
-/** Why each way of hooking security_file_mprotect failed, in one line. */
-export function describeFallbacks(fallbacks: ModeFallback[]): string {
-  return fallbacks.map((f) => `${f.mode}: ${f.phase} failed (${f.reason})`).join('; ');
-}
+type NativeStartError = Error & { fallbacks?: ModeFallback[]; phase?: string; errno?: number; libbpfLog?: string };
 
-type NativeStartError = Error & { fallbacks?: ModeFallback[]; phase?: string; errno?: number };
-
-/** A forced lsm-hook start failed: say why for each hook, and what the kernel would need. */
-function lsmHookUnavailable(err: NativeStartError): Error {
-  // The native error is the last mode tried (kprobe); earlier ones are in its fallbacks.
-  const last: ModeFallback = {
-    mode: 'lsm-hook (kprobe)',
+/** No requested mode could start: say why for each, in the words of describeFallbacks(). */
+function noModeAvailable(mode: string, err: NativeStartError): Error {
+  // The native error is the last mode tried; earlier ones are in its fallbacks.
+  const tried = [...(err.fallbacks ?? [])];
+  tried.push({
+    mode: mode === 'auto' ? 'tracepoint' : mode,
     phase: err.phase ?? 'load',
     errno: err.errno ?? 0,
     reason: err.message.split('\n')[0].replace(/^wxwatch: BPF \w+ failed: /, ''),
-  };
-  const tried = [...(err.fallbacks ?? []), last];
-  const wrapped = new Error(
-    `wxwatch: lsm-hook mode is not available on this kernel (${describeFallbacks(tried)}); it needs fentry ` +
-      `(BTF, BPF trampolines, no lockdown refusal) or kprobes (CONFIG_KPROBES). Use mode 'auto' or 'tracepoint'.`,
-  );
-  return Object.assign(wrapped, { cause: err, fallbacks: tried });
+    log: err.libbpfLog ?? '',
+  });
+  const wrapped = new Error(`wxwatch: cannot start in mode ${mode}: ${describeFallbacks(tried)}`);
+  return Object.assign(wrapped, { cause: err, fallbacks: tried, phase: err.phase, errno: err.errno, libbpfLog: err.libbpfLog });
 }
 
 export class Sensor extends EventEmitter<SensorEvents> {
@@ -118,7 +112,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     try {
       info = native.start();
     } catch (err) {
-      throw o.mode === 'lsm-hook' ? lsmHookUnavailable(err as NativeStartError) : err;
+      throw noModeAvailable(o.mode, err as NativeStartError);
     }
     this.native = native;
     this.state = 'running';
@@ -167,6 +161,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
       suppressed: 0,
       vmaTruncated: 0,
       noState: 0,
+      degraded: 0,
       drained: 0,
       prefiltered: 0,
       batches: 0,

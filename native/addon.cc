@@ -23,6 +23,7 @@ Napi::Object record_layout(Napi::Env env) {
   WX_FIELD(vma_start);
   WX_FIELD(vma_end);
   WX_FIELD(prev_vm_flags);
+  WX_FIELD(new_vm_flags);
   WX_FIELD(inode);
   WX_FIELD(ctime_ns);
   WX_FIELD(cgroup_id);
@@ -39,6 +40,7 @@ Napi::Object record_layout(Napi::Env env) {
   WX_FIELD(mnt_ns);
   WX_FIELD(pid_ns);
   WX_FIELD(cpu);
+  WX_FIELD(writable_maps);
   WX_FIELD(syscall);
   WX_FIELD(region);
   WX_FIELD(flags);

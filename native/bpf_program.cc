@@ -1,6 +1,7 @@
 #include "bpf_program.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -57,24 +58,48 @@ BpfError::BpfError(std::string phase_, int err_, std::string log_)
     : std::runtime_error(describe(phase_, err_, log_)), phase(std::move(phase_)), err(err_ < 0 ? -err_ : err_), log(std::move(log_)) {}
 
 const char* hook_mode_name(HookMode mode) {
-  switch (mode) {
-    case HookMode::Fentry: return "lsm-hook (fentry)";
-    case HookMode::Kprobe: return "lsm-hook (kprobe)";
-    default: return "tracepoint";
-  }
+  return mode == HookMode::Trampoline ? "lsm-hook" : "tracepoint";
 }
 
 void BpfProgram::Destroy::operator()(wxwatch_bpf* skel) const { wxwatch_bpf__destroy(skel); }
+
+namespace {
+
+// Whether this kernel's mmap_lock tracepoints still carry the memcg path argument (before
+// 6.10): their BTF prototype (void *, mm, memcg_path, write, success) has five parameters.
+bool lock_tracepoint_has_memcg() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool memcg = false;
+  int id = btf__find_by_name_kind(vmlinux, "btf_trace_mmap_lock_acquire_returned", BTF_KIND_TYPEDEF);
+  if (id > 0) {
+    const btf_type* t = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, id));
+    if (t && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);
+    if (t && btf_is_func_proto(t)) memcg = btf_vlen(t) == 5;
+  }
+  btf__free(vmlinux);
+  return memcg;
+}
+
+}  // namespace
 
 BpfProgram::BpfProgram(const ProgramConfig& config) {
   LogScope scope;
   skel_.reset(wxwatch_bpf__open());
   if (!skel_) throw BpfError("open", errno, scope.log);
 
-  // Only the hook of the chosen mode is loaded; the syscall tracepoints are common to all.
-  bpf_program__set_autoload(skel_->progs.fentry__security_file_mprotect, config.mode == HookMode::Fentry);
-  bpf_program__set_autoload(skel_->progs.kprobe__security_file_mprotect, config.mode == HookMode::Kprobe);
-  skel_->rodata->walk_vmas = config.mode == HookMode::Tracepoint ? 1 : 0;
+  // Only the chosen mode's programs are loaded.
+  const bool tracepoint = config.mode == HookMode::Tracepoint;
+  const bool memcg = tracepoint && lock_tracepoint_has_memcg();
+  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_acquire_returned, tracepoint && !memcg);
+  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_released, tracepoint && !memcg);
+  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_acquire_returned_memcg, memcg);
+  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_released_memcg, memcg);
+  bpf_program__set_autoload(skel_->progs.raw_tp__ma_write, tracepoint);
+  bpf_program__set_autoload(skel_->progs.fentry__mprotect_fixup, !tracepoint);
+  bpf_program__set_autoload(skel_->progs.fexit__mprotect_fixup, !tracepoint);
+  bpf_program__set_autoload(skel_->progs.fexit__mmap_region, !tracepoint);
+  bpf_program__set_autoload(skel_->progs.fexit__security_file_mprotect, !tracepoint && config.emit_denied);
   skel_->rodata->dedup = config.dedup ? 1 : 0;
   skel_->rodata->self_tgid = config.self_tgid;
   skel_->rodata->emit_denied = config.emit_denied ? 1 : 0;

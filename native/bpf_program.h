@@ -15,9 +15,9 @@ struct wxwatch_bpf;
 
 namespace wxwatch {
 
-// How mprotect's VMAs are judged. Tracepoint: the enter tracepoint walks the range itself.
-// Fentry/Kprobe: a hook on security_file_mprotect sees each VMA as the kernel judges it.
-enum class HookMode { Tracepoint, Fentry, Kprobe };
+// Where changes are seen. Tracepoint: the mmap_lock (and maple tree) tracepoints. Trampoline
+// ("lsm-hook"): fentry/fexit on mprotect_fixup and mmap_region.
+enum class HookMode { Tracepoint, Trampoline };
 
 const char* hook_mode_name(HookMode mode);
 

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <system_error>
 
-#include "tracefs.h"
 
 namespace wxwatch {
 namespace {
@@ -55,9 +54,7 @@ FilterConfig parse_filter_config(const Napi::Object& o) {
 }
 
 HookMode parse_mode(const std::string& name) {
-  if (name == "fentry") return HookMode::Fentry;
-  if (name == "kprobe") return HookMode::Kprobe;
-  return HookMode::Tracepoint;
+  return name == "lsm-hook" ? HookMode::Trampoline : HookMode::Tracepoint;
 }
 
 }  // namespace
@@ -100,12 +97,6 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (started_) throw Napi::Error::New(env, "wxwatch: a native sensor starts once");
   started_ = true;
-  bool mounted = false;
-  try {
-    mounted = ensure_tracefs();
-  } catch (const std::system_error& e) {
-    throw to_js_error(env, e, "tracefs");
-  }
   // Each mode that fails to load or attach is reported with why, and the next one is tried.
   Napi::Array fallbacks = Napi::Array::New(env);
   for (size_t i = 0; i < modes_.size() && !program_; i++) {
@@ -123,6 +114,7 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
       failed.Set("phase", e.phase);
       failed.Set("errno", e.err);
       failed.Set("reason", std::strerror(e.err));
+      failed.Set("log", e.log);
       fallbacks.Set(fallbacks.Length(), failed);
     }
   }
@@ -138,7 +130,6 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   cleanup_hook_ = env.AddCleanupHook(+[](SensorWrap* self) { self->teardown(); }, this);
 
   Napi::Object result = Napi::Object::New(env);
-  result.Set("mountedTracefs", Napi::Boolean::New(env, mounted));
   result.Set("mode", hook_mode_name(program_config_.mode));
   result.Set("fallbacks", fallbacks);
   result.Set("ringMapId", program_->ring_map_id());
@@ -241,6 +232,7 @@ Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("suppressed", num(c[WX_CNT_SUPPRESSED]));
   out.Set("vmaTruncated", num(c[WX_CNT_VMA_TRUNCATED]));
   out.Set("noState", num(c[WX_CNT_NO_STATE]));
+  out.Set("degraded", num(c[WX_CNT_DEGRADED]));
   out.Set("drained", num(d.records));
   out.Set("prefiltered", num(d.prefiltered));
   out.Set("batches", num(d.batches));

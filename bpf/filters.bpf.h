@@ -1,0 +1,91 @@
+/* Allowlists and scopes, in maps user space fills (see enum wx_filter_kind): checked before any
+ * VMA is judged, so a filtered process costs a few map lookups per call and nothing downstream. */
+#ifndef WXWATCH_FILTERS_BPF_H
+#define WXWATCH_FILTERS_BPF_H
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "kernel.bpf.h"
+#include "wxwatch.h"
+
+#define FILTER_MAP(name, key_type)                                   \
+	struct {                                                     \
+		__uint(type, BPF_MAP_TYPE_HASH);                     \
+		__uint(max_entries, WX_FILTER_MAX_ENTRIES);          \
+		__type(key, key_type);                               \
+		__type(value, __u8);                                 \
+	} name SEC(".maps")
+
+FILTER_MAP(wx_filter_pid, __u32);
+FILTER_MAP(wx_filter_uid, __u32);
+FILTER_MAP(wx_filter_comm, char[WX_COMM_LEN]);
+FILTER_MAP(wx_filter_cgroup, __u64);
+FILTER_MAP(wx_filter_exe, struct wx_exe_key);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wx_filter_config);
+} wx_filter_config SEC(".maps");
+
+/* Applies one kind's list: 1 if the process is filtered by it. */
+static __always_inline int filtered_by(struct wx_filter_config *cfg, __u32 kind, __u8 *action)
+{
+	if (action && *action == WX_ACT_IGNORE)
+		return 1;
+	return (cfg->scope_mask & (1u << kind)) && !(action && *action == WX_ACT_WATCH);
+}
+
+/* The cgroup list matches the task's cgroup or any ancestor: a container's scope covers what
+ * nests inside it. Returns the action of the nearest listed ancestor, if any. */
+static __always_inline __u8 *cgroup_action(void)
+{
+	for (int level = WX_CGROUP_MAX_DEPTH - 1; level >= 0; level--) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			continue;
+		__u8 *action = bpf_map_lookup_elem(&wx_filter_cgroup, &id);
+		if (action)
+			return action;
+	}
+	return 0;
+}
+
+/* 1 if the current process is filtered out. */
+static __always_inline int filtered(struct task_struct *task)
+{
+	__u32 zero = 0;
+	struct wx_filter_config *cfg = bpf_map_lookup_elem(&wx_filter_config, &zero);
+	if (!cfg || !cfg->active_mask)
+		return 0;
+	__u32 active = cfg->active_mask;
+	__u32 tgid = task->tgid;
+	if ((active & (1u << WX_FILTER_PID)) &&
+	    filtered_by(cfg, WX_FILTER_PID, bpf_map_lookup_elem(&wx_filter_pid, &tgid)))
+		return 1;
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	if ((active & (1u << WX_FILTER_UID)) &&
+	    filtered_by(cfg, WX_FILTER_UID, bpf_map_lookup_elem(&wx_filter_uid, &uid)))
+		return 1;
+	if (active & (1u << WX_FILTER_COMM)) {
+		char comm[WX_COMM_LEN] = {};
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (filtered_by(cfg, WX_FILTER_COMM, bpf_map_lookup_elem(&wx_filter_comm, comm)))
+			return 1;
+	}
+	if ((active & (1u << WX_FILTER_CGROUP)) && filtered_by(cfg, WX_FILTER_CGROUP, cgroup_action()))
+		return 1;
+	if (active & (1u << WX_FILTER_EXE)) {
+		struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+		struct wx_exe_key key = {
+			.dev = BPF_CORE_READ(inode, i_sb, s_dev),
+			.inode = BPF_CORE_READ(inode, i_ino),
+		};
+		if (filtered_by(cfg, WX_FILTER_EXE, bpf_map_lookup_elem(&wx_filter_exe, &key)))
+			return 1;
+	}
+	return 0;
+}
+
+#endif /* WXWATCH_FILTERS_BPF_H */
