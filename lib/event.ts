@@ -61,6 +61,7 @@ export const EVENT_IDS = {
   mem_prot_alert: '1001',
   mem_prot_denied: '1002',
   dynamic_code_loading: '6104',
+  executable_writable_alias: '6901',
 } as const;
 
 export const ALERT = {

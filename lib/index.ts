@@ -6,6 +6,8 @@ export type { ProcessSelector } from './filters';
 export { MemProtAlert, decodeBatch } from './mem-prot-alert';
 export type { Finding, Signature, SignatureMetadata } from './signatures/signature';
 export { TRC104 } from './signatures/trc104';
+export { WRITABLE_ALIAS } from './signatures/writable-alias';
+export { SIGNATURES } from './signatures';
 export { ALERT, alertText, protText, EVENT_IDS } from './event';
 export type { TraceeEvent, EventArg, AlertKind, RegionKind, WxwatchExtras } from './event';
 export { detectionJson, detectionObject, toJson } from './output/json';

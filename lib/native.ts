@@ -7,6 +7,8 @@ export interface NativeSensorOptions {
   modes: string[];
   ringBytes: number;
   alertMask: number;
+  /** Records with any of these flags pass the prefilter too. */
+  flagMask: number;
   batchBytes: number;
   drainIntervalMs: number;
   emitDenied: boolean;

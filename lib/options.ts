@@ -2,6 +2,8 @@
 import { ALERT, AlertKind } from './event';
 import { MAX_SIZE } from './record-layout';
 import { encodeFilters, NativeFilterConfig, NativeFilterSet, ProcessSelector } from './filters';
+import type { Signature } from './signatures/signature';
+import { SIGNATURES, signatureById } from './signatures';
 
 /**
  * Where changes are seen, both under the kernel's mmap lock. 'lsm-hook': BPF trampolines on
@@ -33,6 +35,9 @@ export interface SensorOptions {
   allow?: ProcessSelector;
   /** If set, the only processes watched (per kind listed). Sensor.setScope() changes it. */
   scope?: ProcessSelector;
+  /** Signature IDs to run: 'TRC-104' (Tracee's) and 'WXW-001' (executable alias of writable
+   * memory). Default: all. */
+  signatures?: string[];
 }
 
 export interface ResolvedOptions {
@@ -45,11 +50,12 @@ export interface ResolvedOptions {
   dedup: boolean;
   filters: NativeFilterSet[];
   filterConfig: NativeFilterConfig;
+  signatures: ReadonlyArray<Signature>;
 }
 
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
 const MODES: SensorMode[] = ['auto', 'tracepoint', 'lsm-hook'];
-const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs', 'dedup', 'allow', 'scope']);
+const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs', 'dedup', 'allow', 'scope', 'signatures']);
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -88,7 +94,20 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   const dedup = options.dedup ?? true;
   if (typeof dedup !== 'boolean') throw new TypeError('wxwatch: dedup must be a boolean');
   const { sets: filters, config: filterConfig } = encodeFilters(options.allow, options.scope);
-  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig };
+  const signatures = resolveSignatures(options.signatures);
+  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig, signatures };
+}
+
+function resolveSignatures(ids: unknown): ReadonlyArray<Signature> {
+  if (ids === undefined) return SIGNATURES;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+    throw new TypeError('wxwatch: signatures must be a list of signature IDs');
+  }
+  const known = SIGNATURES.map((s) => s.metadata.ID);
+  for (const id of ids) {
+    if (!signatureById(id)) throw new RangeError(`wxwatch: signatures: unknown signature "${id}" (known: ${known.join(', ')})`);
+  }
+  return SIGNATURES.filter((s) => ids.includes(s.metadata.ID));
 }
 
 /** The native hook modes to try, in order, for a sensor mode: the cheapest first. */

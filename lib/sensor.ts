@@ -8,7 +8,7 @@ import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './o
 import { assertRequirements } from './privileges';
 import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
-import { TRC104 } from './signatures/trc104';
+import { FLAG } from './record-layout';
 
 /**
  * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost, or
@@ -21,6 +21,8 @@ export interface SensorStats extends NativeStats {
   /** Records written to the ring that JavaScript has not received yet. */
   inFlight: number;
   findings: number;
+  /** Findings per signature ID. */
+  findingsBySignature: Record<string, number>;
   alerts: number;
   denied: number;
   listenerErrors: number;
@@ -71,6 +73,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private closed: Promise<SensorStats> | null = null;
   private resolveClosed: ((stats: SensorStats) => void) | null = null;
   private counts = { findings: 0, alerts: 0, denied: 0, listenerErrors: 0 };
+  private findingsBySignature: Record<string, number> = {};
   private lostReported = 0;
   private lostCheckedAt = 0;
 
@@ -93,12 +96,15 @@ export class Sensor extends EventEmitter<SensorEvents> {
     assertRequirements();
     const o = this.options;
     let mask = 0;
-    for (const kind of [...o.alertKinds, ...TRC104.alertKinds]) mask |= 1 << kind;
+    let flagMask = 0;
+    for (const kind of [...o.alertKinds, ...o.signatures.flatMap((s) => s.alertKinds)]) mask |= 1 << kind;
+    for (const flag of o.signatures.flatMap((s) => s.recordFlags ?? [])) flagMask |= FLAG[flag];
     const native = new addon.NativeSensor(
       {
         modes: nativeModes(o.mode),
         ringBytes: o.ringBufferBytes,
         alertMask: mask,
+        flagMask,
         batchBytes: o.batchBytes,
         drainIntervalMs: o.drainIntervalMs,
         emitDenied: o.denied,
@@ -170,7 +176,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     // In-kernel filters and the native alert-kind prefilter are both "filtered".
     const filtered = n.filtered + n.prefiltered;
     const inFlight = n.seen - emitted - filtered - n.suppressed - n.lost;
-    return { ...n, emitted, filtered, inFlight, ...this.counts };
+    return { ...n, emitted, filtered, inFlight, ...this.counts, findingsBySignature: { ...this.findingsBySignature } };
   }
 
   /** Findings as an async iterator; it ends when the sensor closes. */
@@ -218,9 +224,13 @@ export class Sensor extends EventEmitter<SensorEvents> {
         this.counts.alerts++;
         this.callEach('alert', onAlert, event);
       }
-      if (onFinding.length && TRC104.matches(event)) {
+      if (!onFinding.length) continue;
+      for (const signature of this.options.signatures) {
+        if (!signature.matches(event)) continue;
+        const id = signature.metadata.ID;
         this.counts.findings++;
-        this.callEach('finding', onFinding, { SigMetadata: TRC104.metadata, Event: event, Data: null });
+        this.findingsBySignature[id] = (this.findingsBySignature[id] ?? 0) + 1;
+        this.callEach('finding', onFinding, { SigMetadata: signature.metadata, Event: event, Data: null });
       }
     }
   }

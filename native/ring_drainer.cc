@@ -76,7 +76,10 @@ int RingDrainer::on_record(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingDrainer*>(ctx);
   auto* rec = static_cast<const wx_record*>(data);
   self->records_.fetch_add(1, std::memory_order_relaxed);
-  if (size < sizeof(wx_record) || rec->alert > 31 || !(self->config_.alert_mask & (1u << rec->alert))) {
+  const bool wanted = size >= sizeof(wx_record) &&
+                      ((rec->alert < 32 && (self->config_.alert_mask & (1u << rec->alert))) ||
+                       (rec->flags & self->config_.flag_mask));
+  if (!wanted) {
     self->prefiltered_.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }

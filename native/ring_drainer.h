@@ -21,6 +21,7 @@ namespace wxwatch {
 
 struct DrainConfig {
   uint32_t alert_mask;   // bit N set: records with alert N pass the prefilter
+  uint32_t flag_mask;    // records with any of these WX_F_* flags pass too
   size_t batch_bytes;    // a batch is handed over when this full...
   int interval_ms;       // ...or at the end of a drain pass; passes run at least this often
 };

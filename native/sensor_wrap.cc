@@ -80,6 +80,7 @@ SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sensor
   program_config_.filter_config = parse_filter_config(opts.Get("filterConfig").As<Napi::Object>());
   drain_config_ = {
       .alert_mask = u32_option(opts, "alertMask"),
+      .flag_mask = u32_option(opts, "flagMask"),
       // Never below one record of the largest size: on_record copies whole records.
       .batch_bytes = std::max<size_t>(u32_option(opts, "batchBytes"),
                                       (WX_RECORD_MAX_SIZE + WX_RECORD_ALIGN - 1) & ~size_t(WX_RECORD_ALIGN - 1)),

@@ -1,5 +1,6 @@
 // What every signature is: Tracee's metadata shape and a condition over mem_prot_alert events.
 import type { MemProtAlert } from '../mem-prot-alert';
+import type { FLAG } from '../record-layout';
 
 export interface SignatureMetadata {
   ID: string;
@@ -13,8 +14,10 @@ export interface SignatureMetadata {
 
 export interface Signature {
   metadata: SignatureMetadata;
-  /** Alert kinds the condition can ever match: the native prefilter passes only these. */
+  /** Alert kinds the condition can ever match, and record flags (lib/record-layout.ts FLAG)
+   * it can match on: the native prefilter passes only records with one of them. */
   alertKinds: ReadonlyArray<number>;
+  recordFlags?: ReadonlyArray<keyof typeof FLAG>;
   matches(event: MemProtAlert): boolean;
 }
 

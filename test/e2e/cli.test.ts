@@ -1,7 +1,7 @@
 // The wxwatch command as a user runs it: a real process, real signals, stdout parsed as JSON.
 import assert from 'node:assert/strict';
-import { ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -125,24 +125,6 @@ describe('wxwatch CLI', function () {
       });
       assert.equal(res.status, 77, res.stderr);
       assert.match(res.stderr, /needs root, or the capabilities CAP_BPF and CAP_PERFMON.*missing: CAP_BPF, CAP_PERFMON/);
-    });
-
-    it('mounts tracefs itself when it is not mounted', async function () {
-      const tracefs = '/sys/kernel/tracing';
-      if (existsSync(`${tracefs}/events`)) {
-        try {
-          execFileSync('umount', [tracefs]);
-        } catch {
-          this.skip(); // busy: someone else is using it right now
-        }
-      }
-      if (existsSync('/sys/kernel/debug/tracing/events')) this.skip(); // libbpf would use debugfs
-      const run = await startCli();
-      assert.match(run.stderr(), /mounted tracefs at \/sys\/kernel\/tracing/);
-      const fx = await runFixture(['w2x']);
-      await lineFor(run, fx.pid);
-      run.child.kill('SIGINT');
-      await once(run.child, 'exit');
     });
   });
 });

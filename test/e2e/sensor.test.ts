@@ -49,14 +49,16 @@ describe('sensor (root, real kernel)', function () {
     ['RW→RX refused by PR_SET_MDWE', ['denied']],
   ];
   for (const [name, args] of negatives) {
-    it(`gives no finding for ${name}`, () =>
-      withSensor({}, async (sensor) => {
+    it(`gives no finding for ${name}`, function () {
+      return withSensor({}, async (sensor) => {
         const findings = collect(sensor, 'finding');
         const fx = await runFixture(args);
+        if (fx.unsupported) this.skip();
         if (args[0] === 'denied') assert.equal(fx.errno, 13, 'the fixture saw EACCES');
         await settle(findings);
         assert.deepEqual(findings.filter((f) => f.Event.hostProcessId === fx.pid), []);
-      }));
+      });
+    });
   }
 
   it('streams raw mem_prot_alert events when asked: R→RX is alert 2', () =>
@@ -68,18 +70,26 @@ describe('sensor (root, real kernel)', function () {
       assert.equal(a.addr, BigInt(fx.addr));
     }));
 
-  it('reports a refused W→X attempt as a denied event, never as a finding', () =>
-    withSensor({ denied: true }, async (sensor) => {
+  it('reports a refused W→X attempt as a denied event, never as a finding', function () {
+    return withSensor({ denied: true }, async (sensor, info) => {
       const denied = collect(sensor, 'denied');
       const findings = collect(sensor, 'finding');
       const fx = await runFixture(['denied']);
-      const d = await waitFor(denied, (x) => x.hostProcessId === fx.pid);
-      assert.equal(d.alert, 4);
-      assert.equal(d.returnValue, -13);
-      assert.equal(d.eventName, 'mem_prot_denied');
+      if (fx.unsupported) this.skip();
+      if (info.mode === 'lsm-hook') {
+        // PR_SET_MDWE refuses before the security hook: the trampolines never see the attempt
+        // (README: modes). Still no finding, below.
+      } else {
+        const d = await waitFor(denied, (x) => x.hostProcessId === fx.pid);
+        assert.equal(d.alert, 4);
+        assert.equal(d.returnValue, 0, 'tracepoint mode sees that it was not applied, not why');
+        assert.equal(d.eventName, 'mem_prot_denied');
+        assert.equal(d.wxwatch.denied, true);
+      }
       await settle(findings);
       assert.equal(findings.filter((f) => f.Event.hostProcessId === fx.pid).length, 0);
-    }));
+    });
+  });
 
   it('never reports its own process, even for a real W→X inside it', () =>
     withSensor({ alerts: true }, async (sensor) => {
@@ -99,7 +109,7 @@ describe('sensor (root, real kernel)', function () {
     const { programIds } = sensor.start();
     const loaded = loadedProgramIds();
     const stats = await sensor.close();
-    assert.equal(programIds.length, 6, 'enter and exit of mprotect, pkey_mprotect, mmap');
+    assert.ok(programIds.length >= 3, 'the mode\'s hooks');
     assert.deepEqual(programIds.filter((id) => !loaded.has(id)), [], 'all loaded while running');
     const after = loadedProgramIds();
     assert.deepEqual(programIds.filter((id) => after.has(id)), []);

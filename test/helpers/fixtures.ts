@@ -9,6 +9,7 @@ const SRC = path.join(REPO, 'test', 'fixtures');
 export const BIN = path.join(SRC, 'bin');
 export const WXFIX = path.join(BIN, 'wxfix');
 export const WXSELF = path.join(BIN, 'wxself.so');
+export const WXEVADE = path.join(BIN, 'wxevade');
 
 function stale(out: string, src: string): boolean {
   return !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs;
@@ -18,6 +19,8 @@ export function buildFixtures(): void {
   mkdirSync(BIN, { recursive: true });
   const wxfix = path.join(SRC, 'wxfix.c');
   if (stale(WXFIX, wxfix)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-o', WXFIX, wxfix]);
+  const wxevade = path.join(SRC, 'wxevade.c');
+  if (stale(WXEVADE, wxevade)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-pthread', '-o', WXEVADE, wxevade]);
   const wxself = path.join(SRC, 'wxself.c');
   if (stale(WXSELF, wxself)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-shared', '-fPIC', '-o', WXSELF, wxself]);
 }
@@ -34,6 +37,8 @@ export interface FixtureReport {
   path?: string;
   inode?: string;
   dev?: number;
+  /** The kernel lacks what the mode needs (e.g. PR_SET_MDWE before 6.3). */
+  unsupported?: boolean;
 }
 
 export interface Run<R> {

@@ -44,7 +44,7 @@ export function record(f: RecordFields): Uint8Array {
   v.setUint32(OFF.ns_pid, f.nsPid ?? f.hostPid ?? 1234, true);
   v.setUint16(OFF.syscall, f.syscall ?? 0, true);
   v.setUint8(OFF.region, f.region ?? 0);
-  v.setUint8(OFF.flags, f.flags ?? 0);
+  v.setUint32(OFF.flags, f.flags ?? 0, true);
   v.setUint16(OFF.uts_len, uts.length, true);
   v.setUint16(OFF.path_len, path.length, true);
   v.setUint16(OFF.exe_len, exe.length, true);

@@ -57,12 +57,18 @@ export async function settle(findings: Finding[]): Promise<void> {
   await waitFor(findings, (f) => f.Event.hostProcessId === sentinel.pid);
 }
 
+function loadedPrograms(): Array<{ id: number; type: string; name?: string }> {
+  const bpftool = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
+  return JSON.parse(execFileSync(bpftool, ['-j', 'prog', 'show'], { encoding: 'utf8' }));
+}
+
 /** IDs of every BPF program loaded in the kernel now. */
 export function loadedProgramIds(): Set<number> {
-  const bpftool = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
-  const progs = JSON.parse(execFileSync(bpftool, ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{
-    id: number;
-    name?: string;
-  }>;
-  return new Set(progs.map((p) => p.id));
+  return new Set(loadedPrograms().map((p) => p.id));
+}
+
+/** The program types (bpftool's names) of the given program ids. */
+export function programTypes(ids: number[]): string[] {
+  const byId = new Map(loadedPrograms().map((p) => [p.id, p.type]));
+  return ids.map((id) => byId.get(id) ?? 'gone');
 }

@@ -1,0 +1,109 @@
+// The evasion corpus (test/fixtures/wxevade.c): each case makes written memory executable in a
+// way a sensor might miss, runs the code, and prints how many W→X transitions took effect. With
+// dedup off, the sensor must report exactly that many TRC-104 findings, and whatever it could
+// not judge exactly must be flagged and counted, never dropped.
+import assert from 'node:assert/strict';
+import { runCommand, WXEVADE } from '../helpers/fixtures';
+import { collect, requireRoot, settle, withSensor } from '../helpers/sensor';
+import type { Finding } from '../../lib/signatures/signature';
+
+interface EvasionReport {
+  mode: string;
+  pid: number;
+  addr: string;
+  expected: number;
+  alias?: number;
+}
+
+async function evade(args: string[]): Promise<EvasionReport> {
+  return (await runCommand(WXEVADE, args)) as unknown as EvasionReport;
+}
+
+function of(findings: Finding[], pid: number, signature: string): Finding[] {
+  return findings.filter((f) => f.Event.hostProcessId === pid && f.SigMetadata.ID === signature);
+}
+
+describe('evasion corpus (root, real kernel, dedup off)', function () {
+  before(requireRoot);
+  this.timeout(120_000);
+
+  const cases: Array<{ name: string; args: string[]; check?: (f: Finding[]) => void }> = [
+    { name: 'sibling threads churning the mmap lock (1 thread, 400 flips)', args: ['churn', '1', '400'] },
+    { name: 'sibling threads churning the mmap lock (4 threads, 400 flips)', args: ['churn', '4', '400'] },
+    { name: 'a call that fails with ENOMEM after changing its first page', args: ['partial'] },
+    {
+      name: 'READ_IMPLIES_EXEC: mprotect(PROT_READ) that the kernel makes executable',
+      args: ['read-implies-exec'],
+      check: ([f]) => assert.equal(f.Event.wxwatch.readImpliesExec, true),
+    },
+    {
+      name: 'the i386 ABI (int 0x80) from a 64-bit process',
+      args: ['compat'],
+      check: ([f]) => {
+        assert.equal(f.Event.contextFlags.isCompat, true);
+        assert.equal(f.Event.syscall, 'mprotect');
+      },
+    },
+    { name: '8 executable VMAs, then the RW one, in one call', args: ['rx-then-rw', '8'] },
+    {
+      name: 'one call over 20 RW VMAs: one finding per VMA, as Tracee',
+      args: ['vmas', '20'],
+      check: (f) => assert.equal(f.filter((x) => x.Event.wxwatch.prevProtUnknown).length, 0),
+    },
+    { name: 'a sibling making the page RW just before this thread makes it RX (300 rounds)', args: ['race', '300'] },
+  ];
+
+  for (const c of cases) {
+    it(`reports exactly the W→X that took effect: ${c.name}`, () =>
+      withSensor({ dedup: false }, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        const fx = await evade(c.args);
+        await settle(findings);
+        const trc104 = of(findings, fx.pid, 'TRC-104');
+        assert.equal(trc104.length, fx.expected, `${fx.expected} W→X took effect`);
+        c.check?.(trc104);
+        const s = sensor.stats();
+        assert.equal(s.lost, 0);
+        assert.equal(s.noState, 0);
+      }));
+  }
+
+  it('reports a range of more VMAs than one snapshot holds in full, the excess flagged and counted', () =>
+    withSensor({ dedup: false }, async (sensor) => {
+      const findings = collect(sensor, 'finding');
+      const before = sensor.stats();
+      const fx = await evade(['vmas', '300']);
+      await settle(findings);
+      const trc104 = of(findings, fx.pid, 'TRC-104');
+      assert.equal(trc104.length, 300);
+      const flagged = trc104.filter((f) => f.Event.wxwatch.prevProtUnknown).length;
+      assert.ok(flagged > 0 && flagged < 300, `${flagged} flagged`);
+      const after = sensor.stats();
+      assert.ok(after.degraded - before.degraded >= flagged, 'flagged findings are in the books');
+      assert.equal(after.vmaTruncated - before.vmaTruncated, 1);
+    }));
+
+  it('reports code run through an executable alias of a writable memfd as WXW-001, not TRC-104', () =>
+    withSensor({ dedup: false }, async (sensor) => {
+      const findings = collect(sensor, 'finding');
+      const fx = await evade(['alias']);
+      await settle(findings);
+      assert.equal(of(findings, fx.pid, 'TRC-104').length, 0);
+      const [alias, ...more] = of(findings, fx.pid, 'WXW-001');
+      assert.equal(more.length, 0);
+      assert.ok(alias, 'a WXW-001 finding');
+      assert.equal(alias.Event.addr, BigInt(fx.addr));
+      assert.equal(alias.Event.wxwatch.region, 'memfd');
+      assert.equal(alias.Event.wxwatch.writableAlias, true);
+      assert.equal(alias.Event.wxwatch.writableMappings, 1);
+      assert.match(alias.Event.pathname, /^\/memfd:wxevade-alias/);
+    }));
+
+  it('can run TRC-104 alone (signatures option)', () =>
+    withSensor({ dedup: false, signatures: ['TRC-104'] }, async (sensor) => {
+      const findings = collect(sensor, 'finding');
+      const fx = await evade(['alias']);
+      await settle(findings);
+      assert.equal(findings.filter((f) => f.Event.hostProcessId === fx.pid).length, 0);
+    }));
+});
