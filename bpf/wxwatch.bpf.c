@@ -34,6 +34,10 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 self_tgid = 0;     /* the embedding process: its own JIT never feeds back */
 const volatile __u8 emit_denied = 0;    /* also emit changes that were not applied (WX_F_DENIED) */
 
+/* The sensor's self-check child (set by user space while it runs): watched whatever the filters
+ * say, so that the check proves the path end to end under any scope. */
+volatile __u32 probe_tgid = 0;
+
 /* ---- tracepoint mode ---- */
 
 struct wx_prev {
@@ -66,6 +70,8 @@ static __always_inline int skip_process(struct task_struct *task)
 {
 	if (task->tgid == self_tgid)
 		return 1;
+	if (probe_tgid && task->tgid == probe_tgid)
+		return 0;
 	if (!filtered(task))
 		return 0;
 	/* A filtered call counts once as seen and once as filtered, so that the books balance. */

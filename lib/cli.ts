@@ -24,6 +24,8 @@ Watches every process on this host for memory that was writable becoming executa
   --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
   --denied                  also print W->X attempts the kernel refused, as JSON lines
   --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 1048576)
+  --signatures LIST         comma-separated signature IDs to run (default: all): TRC-104
+                            (Tracee's W->X) and WXW-001 (executable alias of writable memory)
   --no-dedup                one finding per transition (default: once per transition kind,
                             region and file per process image)
   --allow KIND=VALUE        ignore matching processes, in the kernel; repeatable. KIND is pid,
@@ -51,6 +53,7 @@ function parse() {
         denied: { type: 'boolean', default: false },
         'ring-buffer-bytes': { type: 'string' },
         'no-dedup': { type: 'boolean', default: false },
+        signatures: { type: 'string' },
         allow: { type: 'string', multiple: true, default: [] },
         scope: { type: 'string', multiple: true, default: [] },
         'filter-file': { type: 'string' },
@@ -100,12 +103,14 @@ function readFilterFile(file: string): { allow?: ProcessSelector; scope?: Proces
 function summary(s: SensorStats): string {
   return (
     `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
-    `in flight ${s.inFlight}, ` +
-    `batches ${s.batches}; findings ${s.findings}, alerts ${s.alerts}, denied ${s.denied}`
+    `in flight ${s.inFlight}, batches ${s.batches}; degraded ${s.degraded} (prev unknown), ` +
+    `no state ${s.noState}, oversized ranges ${s.vmaTruncated}; findings ${s.findings}` +
+    Object.entries(s.findingsBySignature).map(([id, n]) => ` ${id} ${n}`).join(',') +
+    `, alerts ${s.alerts}, denied ${s.denied}`
   );
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = parse();
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -131,6 +136,7 @@ function main(): void {
       alerts: args.alerts ? ([1, 2, 3, 4] as AlertKind[]) : false,
       denied: args.denied,
       dedup: !args['no-dedup'],
+      signatures: args.signatures === undefined ? undefined : args.signatures.split(',').map((x) => x.trim()),
       ...filters(),
     });
   } catch (err) {
@@ -145,13 +151,23 @@ function main(): void {
   sensor.on('lost', ({ lost, total }) => process.stderr.write(`wxwatch: lost ${lost} records (ring buffer full; ${total} in all)\n`));
   sensor.on('error', (err) => process.stderr.write(`wxwatch: ${err.message}\n`));
 
+  let mode = '';
   try {
-    const { mode, fallbacks } = sensor.start();
-    const why = fallbacks.length ? ` (${describeFallbacks(fallbacks)})` : '';
+    const started = sensor.start();
+    mode = started.mode;
+    const why = started.fallbacks.length ? ` (${describeFallbacks(started.fallbacks)})` : '';
     process.stderr.write(`wxwatch: mode ${mode}${why}\n`);
   } catch (err) {
     if (err instanceof RequirementsError) fail(err.message, 77);
     fail((err as Error).message, 1);
+  }
+  // Watching nothing must not look like watching: prove the path before saying so.
+  try {
+    const { latencyMs } = await sensor.selfCheck();
+    process.stderr.write(`wxwatch: self-check passed (a test W→X seen in ${latencyMs} ms)\n`);
+  } catch (err) {
+    await sensor.close();
+    fail(`${(err as Error).message} (mode ${mode}); not watching`, 1);
   }
   process.stderr.write(`wxwatch: attached; watching mprotect, pkey_mprotect, mmap and shmat (every ABI) (pid ${process.pid})\n`);
 
@@ -178,4 +194,4 @@ function main(): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-main();
+void main();

@@ -61,6 +61,8 @@ export interface NativeSensor {
   stop(): void;
   stats(): NativeStats;
   setFilters(filters: NativeFilterSet[], config: NativeFilterConfig): void;
+  /** Forks a child that makes one page RW→RX, watched whatever the filters say; its pid. */
+  probe(): number;
 }
 
 export interface NativeLayout {

@@ -9,6 +9,7 @@ import { assertRequirements } from './privileges';
 import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
 import { FLAG } from './record-layout';
+import { TRC104 } from './signatures/trc104';
 
 /**
  * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost, or
@@ -74,6 +75,8 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private resolveClosed: ((stats: SensorStats) => void) | null = null;
   private counts = { findings: 0, alerts: 0, denied: 0, listenerErrors: 0 };
   private findingsBySignature: Record<string, number> = {};
+  /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
+  private probes = new Map<number, () => void>();
   private lostReported = 0;
   private lostCheckedAt = 0;
 
@@ -97,7 +100,8 @@ export class Sensor extends EventEmitter<SensorEvents> {
     const o = this.options;
     let mask = 0;
     let flagMask = 0;
-    for (const kind of [...o.alertKinds, ...o.signatures.flatMap((s) => s.alertKinds)]) mask |= 1 << kind;
+    // TRC-104's alert always passes: selfCheck() relies on it whatever signatures run.
+    for (const kind of [...o.alertKinds, ...TRC104.alertKinds, ...o.signatures.flatMap((s) => s.alertKinds)]) mask |= 1 << kind;
     for (const flag of o.signatures.flatMap((s) => s.recordFlags ?? [])) flagMask |= FLAG[flag];
     const native = new addon.NativeSensor(
       {
@@ -137,6 +141,34 @@ export class Sensor extends EventEmitter<SensorEvents> {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.native?.stop();
     return this.closed;
+  }
+
+  /**
+   * Proves the whole path while running: a child process makes one page RW→RX (watched whatever
+   * the filters say) and its TRC-104 record must come back through the ring, the addon and the
+   * decoder within timeoutMs. Resolves with the delay; rejects with what did not happen.
+   */
+  async selfCheck(timeoutMs = 3000): Promise<{ pid: number; latencyMs: number }> {
+    if (this.state !== 'running') throw new Error(`wxwatch: selfCheck() on a sensor that is ${this.state}`);
+    const began = Date.now();
+    let arrived!: () => void;
+    const seen = new Promise<void>((resolve) => (arrived = resolve));
+    const pid = this.native!.probe();
+    this.probes.set(pid, arrived);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`wxwatch: self-check failed: the W→X made by process ${pid} was not seen within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([seen, timeout]);
+      return { pid, latencyMs: Date.now() - began };
+    } finally {
+      clearTimeout(timer);
+      this.probes.delete(pid);
+    }
   }
 
   /** Replaces the allowlist (processes to ignore); applies at once, in the kernel. */
@@ -213,8 +245,13 @@ export class Sensor extends EventEmitter<SensorEvents> {
     const onFinding = this.listenersOf('finding');
     const onAlert = this.options.alertKinds.size ? this.listenersOf('alert') : [];
     const onDenied = this.listenersOf('denied');
-    if (!onFinding.length && !onAlert.length && !onDenied.length) return;
+    if (!onFinding.length && !onAlert.length && !onDenied.length && !this.probes.size) return;
     for (const event of decodeBatch(buffer, records, offset)) {
+      const probe = this.probes.size ? this.probes.get(event.hostProcessId) : undefined;
+      if (probe) {
+        if (TRC104.matches(event)) probe();
+        continue;
+      }
       if (event.denied) {
         this.counts.denied++;
         this.callEach('denied', onDenied, event);

@@ -131,6 +131,10 @@ std::vector<uint32_t> BpfProgram::program_ids() const {
   return ids;
 }
 
+void BpfProgram::set_probe_tgid(uint32_t tgid) {
+  __atomic_store_n(&skel_->bss->probe_tgid, tgid, __ATOMIC_SEQ_CST);
+}
+
 void BpfProgram::detach() { wxwatch_bpf__detach(skel_.get()); }
 
 namespace {

@@ -68,6 +68,8 @@ class BpfProgram {
   // Replaces one kind's entries (new ones are in before stale ones go), then the config.
   void set_filter(const FilterSet& set);
   void set_filter_config(const FilterConfig& config);
+  // The self-check child: watched whatever the filters say (0: none).
+  void set_probe_tgid(uint32_t tgid);
   // Detaches every program; maps stay readable, so the ring can still be drained.
   void detach();
   // The per-CPU counters, summed over CPUs.

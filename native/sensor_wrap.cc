@@ -1,5 +1,8 @@
 #include "sensor_wrap.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,7 +66,8 @@ Napi::Function SensorWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeSensor",
                      {InstanceMethod<&SensorWrap::Start>("start"), InstanceMethod<&SensorWrap::Stop>("stop"),
                       InstanceMethod<&SensorWrap::Stats>("stats"),
-                      InstanceMethod<&SensorWrap::SetFilters>("setFilters")});
+                      InstanceMethod<&SensorWrap::SetFilters>("setFilters"),
+                      InstanceMethod<&SensorWrap::Probe>("probe")});
 }
 
 // new NativeSensor({modes, ringBytes, alertMask, batchBytes, drainIntervalMs, emitDenied}, onBatch)
@@ -159,6 +163,43 @@ void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
   } catch (const BpfError& e) {
     throw to_js_error(info.Env(), e);
   }
+}
+
+// probe(): forks a child that makes one page RW→RX and exits; returns its pid. The child waits
+// on a pipe until the kernel side knows its pid, and does only async-signal-safe system calls
+// (this process has threads).
+Napi::Value SensorWrap::Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!program_) throw Napi::Error::New(env, "wxwatch: probe on a sensor that is not running");
+  int go[2];
+  if (pipe2(go, O_CLOEXEC)) throw Napi::Error::New(env, std::string("wxwatch: self-check: pipe: ") + std::strerror(errno));
+  pid_t child = fork();
+  if (child < 0) {
+    int err = errno;
+    close(go[0]);
+    close(go[1]);
+    throw Napi::Error::New(env, std::string("wxwatch: self-check: fork: ") + std::strerror(err));
+  }
+  if (child == 0) {
+    close(go[1]);
+    char byte;
+    if (read(go[0], &byte, 1) != 1) _exit(2);
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) _exit(3);
+    static_cast<unsigned char*>(page)[0] = 0xc3;  // ret
+    _exit(mprotect(page, 4096, PROT_READ | PROT_EXEC) ? 4 : 0);
+  }
+  close(go[0]);
+  program_->set_probe_tgid(static_cast<uint32_t>(child));
+  [[maybe_unused]] ssize_t n = write(go[1], "x", 1);
+  close(go[1]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  program_->set_probe_tgid(0);  // its records were written during its mprotect, before it exited
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw Napi::Error::New(env, "wxwatch: self-check: the helper process could not make a page executable");
+  return Napi::Number::New(env, child);
 }
 
 void SensorWrap::deliver(Batch* batch) {

@@ -32,6 +32,7 @@ class SensorWrap : public Napi::ObjectWrap<SensorWrap> {
   void Stop(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void SetFilters(const Napi::CallbackInfo& info);
+  Napi::Value Probe(const Napi::CallbackInfo& info);
 
   void deliver(Batch* batch);  // drainer thread
   void finish();               // JS thread, once the last batch has arrived

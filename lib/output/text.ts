@@ -13,7 +13,10 @@ export function detectionLine(finding: Finding): string {
     `${when} ${finding.SigMetadata.ID} ${finding.SigMetadata.Name}: ` +
     `pid=${e.hostProcessId} tid=${e.hostThreadId} comm=${terminalString(e.processName)} ` +
     `exe=${terminalString(e.executable.path)} uid=${e.userId} ${e.syscall}(0x${e.addr.toString(16)}, ${e.len}, ` +
-    `${protText(e.prot)}) prev=${protText(x.prevProt)} region=${x.region}${file}` +
+    `${protText(e.prot)}) prev=${x.prevProtUnknown ? 'unknown' : protText(x.prevProt)} region=${x.region}${file}` +
+    (x.writableAlias ? ` writable-mappings=${x.writableMappings}` : '') +
+    (e.contextFlags.isCompat ? ' abi=32-bit' : '') +
+    (x.readImpliesExec ? ' read-implies-exec' : '') +
     (e.containerId ? ` container=${terminalString(e.containerId)}` : '')
   );
 }

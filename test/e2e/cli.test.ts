@@ -35,6 +35,8 @@ async function startCli(args: string[] = []): Promise<Running> {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`CLI did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+  // It says "watching" only once its own test W→X has come back through the whole path.
+  assert.match(err, /self-check passed \(a test W→X seen in \d+ ms\)\n.*watching/);
   return { child, lines, stderr: () => err };
 }
 

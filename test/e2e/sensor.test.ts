@@ -111,8 +111,14 @@ describe('sensor (root, real kernel)', function () {
     const stats = await sensor.close();
     assert.ok(programIds.length >= 3, 'the mode\'s hooks');
     assert.deepEqual(programIds.filter((id) => !loaded.has(id)), [], 'all loaded while running');
-    const after = loadedProgramIds();
-    assert.deepEqual(programIds.filter((id) => after.has(id)), []);
+    // The kernel frees a detached program after an RCU grace period: give it a moment.
+    let left = programIds;
+    for (const deadline = Date.now() + 3000; left.length && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      const after = loadedProgramIds();
+      left = programIds.filter((id) => after.has(id));
+    }
+    assert.deepEqual(left, []);
     assert.equal(stats.lost, 0);
   });
 
@@ -129,6 +135,18 @@ describe('sensor (root, real kernel)', function () {
     assert.ok(iterated.some((f) => f.Event.hostProcessId === fx.pid));
     assert.equal(stats.findings, iterated.length);
   });
+
+  it('proves the path end to end with selfCheck(), even when the scope excludes everything', () =>
+    withSensor({ scope: { comms: ['no-such-comm'] } }, async (sensor) => {
+      const findings = collect(sensor, 'finding');
+      const { pid, latencyMs } = await sensor.selfCheck();
+      assert.ok(pid > 0 && latencyMs >= 0);
+      assert.equal(findings.filter((f) => f.Event.hostProcessId === pid).length, 0, 'the check is not a finding');
+      // and the scope still holds for everyone else
+      const fx = await runFixture(['w2x']);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(findings.filter((f) => f.Event.hostProcessId === fx.pid).length, 0);
+    }));
 
   it('keeps delivering to other listeners when one throws', () =>
     withSensor({}, async (sensor) => {
