@@ -4,6 +4,7 @@
 //   node test/guest/matrix.mjs                              everything (host + 6.1 + 6.12, all modes)
 //   node test/guest/matrix.mjs --kernel 6.12 --mode lsm-hook   one cell
 //   node test/guest/matrix.mjs --kernel 6.1 -- node -e 'console.log(1)'   any command in a guest
+// WXWATCH_GUEST_KERNELS and WXWATCH_GUEST_MODES (comma-separated) stand in for --kernel, --mode.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
@@ -80,6 +81,16 @@ async function guestCells(label, modes) {
   return { cells, boot: { kernel: label, kver: prepared.kernel.kver, seconds: boot.seconds, upSeconds } };
 }
 
+/** The first failure in one line, with the verifier's reason when a BPF load was refused. */
+function firstFailure(cell) {
+  const f = cell.failures[0];
+  if (!f) return '';
+  const lines = f.message.split('\n');
+  const at = lines.findIndex((l) => /^processed \d+ insns/.test(l));
+  const why = at > 0 ? ` [verifier: ${lines.slice(Math.max(0, at - 2), at).join(' / ')}]` : '';
+  return `${f.title}: ${lines[0]}${why}`;
+}
+
 const cellText = (c) => (c.ran ? `${c.passed} passed, ${c.failed} failed` : 'not run');
 
 export function table(cells) {
@@ -95,7 +106,7 @@ export function table(cells) {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const c of cells) {
     if (!c.ran) lines.push(`${c.kernel}/${c.mode}: not run: ${c.reason}`);
-    else if (c.failed) lines.push(`${c.kernel}/${c.mode}: first failure: ${c.failures[0].title}: ${c.failures[0].message.split('\n')[0]}`);
+    else if (c.failed) lines.push(`${c.kernel}/${c.mode}: first failure: ${c.firstFailure}`);
   }
   return `kernel matrix (${GUEST_TESTS.files.map((f) => f.split('/').pop()).join(', ')}${GUEST_TESTS.titles.length ? `, ${GUEST_TESTS.titles.length} tests` : ''})\n${lines.join('\n')}`;
 }
@@ -119,16 +130,23 @@ export async function runMatrix(kernels, modes) {
     cells.push(...r.cells);
     if (r.boot) boots.push(r.boot);
   }
+  for (const c of cells) c.firstFailure = firstFailure(c);
   return { cells, boots };
 }
 
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { kernel: { type: 'string' }, mode: { type: 'string' }, json: { type: 'string' } },
+    options: { kernel: { type: 'string' }, mode: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean' } },
   });
-  const kernels = values.kernel ? values.kernel.split(',') : ['host', ...Object.keys(KERNELS)];
-  const modes = values.mode ? values.mode.split(',') : MODES;
+  const kernels = (values.kernel ?? process.env.WXWATCH_GUEST_KERNELS)?.split(',') ?? ['host', ...Object.keys(KERNELS)];
+  const modes = (values.mode ?? process.env.WXWATCH_GUEST_MODES)?.split(',') ?? MODES;
+  if (values.list) {
+    // The cells a run would produce, for the mocha file to declare one test each.
+    const plan = kernels.flatMap((k) => (k === 'host' ? [{ kernel: k, mode: HOST_MODE }] : modes.map((m) => ({ kernel: k, mode: m }))));
+    console.log(JSON.stringify(plan));
+    return;
+  }
   if (positionals.length) {
     // Any command, in the first kernel named: for poking at a guest by hand.
     ensureHostPackages();
