@@ -21,6 +21,9 @@ process.env.WXWATCH_TEST_MODE = values.mode;
 const require = createRequire(import.meta.url);
 require(join(REPO, 'dist', 'test', 'helpers', 'fixtures.js')).buildFixtures();
 
+/** Long messages keep their head and their tail, where a verifier log says why it refused. */
+const clip = (s) => (s.length <= 4000 ? s : `${s.slice(0, 1500)}\n…\n${s.slice(-2500)}`);
+
 const started = Date.now();
 const failures = [];
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -33,7 +36,11 @@ mocha
     // Exit even if a failed test left a sensor running (its worker keeps the event loop alive).
     process.exit(failed ? 1 : 0);
   })
-  .on('fail', (test, err) => failures.push({ title: test.fullTitle(), message: String(err?.message ?? err).slice(0, 2000) }))
+  .on('fail', (test, err) => {
+    // A native load failure carries libbpf's log (the verifier's reason) beside its message.
+    const log = typeof err?.libbpfLog === 'string' && !String(err.message).includes(err.libbpfLog) ? `\n${err.libbpfLog}` : '';
+    failures.push({ title: test.fullTitle(), message: clip(`${err?.message ?? err}${log}`) });
+  })
   .on('end', function () {
     const { passes, pending } = this.stats;
     const result = {
