@@ -3,9 +3,8 @@
 // out as a finding: none lost or doubled between the ring and the listener.
 import assert from 'node:assert/strict';
 import { buildHelpers } from '../../bench/build';
-import { Sensor } from '../../lib/sensor';
 import { runCommand } from '../helpers/fixtures';
-import { requireRoot } from '../helpers/sensor';
+import { requireRoot, Sensor } from '../helpers/sensor';
 
 const INJECTED_PID = 999999; // what bench/injector.bpf.c writes as host_pid
 

@@ -6,10 +6,10 @@ import { once } from 'node:events';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Sensor, SensorStats } from '../../lib/sensor';
+import { SensorStats } from '../../lib/sensor';
 import { runCommand, runFixture, WXFIX } from '../helpers/fixtures';
 import { cgroup2Mount, runWithPid } from '../helpers/procs';
-import { collect, requireRoot, settle, waitFor, withSensor } from '../helpers/sensor';
+import { collect, requireRoot, Sensor, settle, waitFor, withSensor } from '../helpers/sensor';
 
 function balanced(s: SensorStats): void {
   assert.equal(s.inFlight, 0, 'nothing in flight after close');

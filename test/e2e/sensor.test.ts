@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { MemProtAlert } from '../../lib/mem-prot-alert';
 import { Finding } from '../../lib/signatures/signature';
-import { Sensor } from '../../lib/sensor';
 import { runFixture, WXFIX, WXSELF } from '../helpers/fixtures';
-import { collect, loadedProgramIds, requireRoot, settle, waitFor, withSensor } from '../helpers/sensor';
+import { collect, loadedProgramIds, requireRoot, Sensor, settle, waitFor, withSensor } from '../helpers/sensor';
 
 const PROT_READ_EXEC = 5;
 const VM_WRITE = 0x2;

@@ -1,7 +1,7 @@
 // Helpers for tests that run the real sensor: start/close around a test, wait for events.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Sensor, SensorEvents } from '../../lib/sensor';
+import { Sensor as LibSensor, SensorEvents } from '../../lib/sensor';
 import { SensorOptions } from '../../lib/options';
 import type { StartInfo } from '../../lib/native';
 import { runFixture } from './fixtures';
@@ -12,6 +12,25 @@ export const isRoot = process.getuid?.() === 0;
 /** Skips the suite unless running as root: these tests load real BPF programs. */
 export function requireRoot(this: Mocha.Context): void {
   if (!isRoot) this.skip();
+}
+
+/**
+ * The mode the sensor runs in when a test sets none: WXWATCH_TEST_MODE (the kernel matrix runs
+ * the e2e subset once per mode with it), else the library's default. Kept a plain string so the
+ * set of modes can change without touching this.
+ */
+export const TEST_MODE = process.env.WXWATCH_TEST_MODE || undefined;
+
+export function withTestMode(options: SensorOptions = {}): SensorOptions {
+  if (options.mode !== undefined || TEST_MODE === undefined) return options;
+  return { ...options, mode: TEST_MODE as SensorOptions['mode'] };
+}
+
+/** The library's Sensor defaulting to TEST_MODE: e2e tests construct this one. */
+export class Sensor extends LibSensor {
+  constructor(options: SensorOptions = {}) {
+    super(withTestMode(options));
+  }
 }
 
 export async function withSensor<T>(

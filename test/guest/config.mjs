@@ -1,0 +1,64 @@
+// The kernel matrix in one place: which kernels, which modes, which tests, how long to wait.
+// Tune the test subset here (GUEST_TESTS); everything else reads it.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+
+/** Debian packages whose dependency names the kernel image of each guest kernel. */
+export const KERNELS = {
+  '6.1': 'linux-image-amd64',
+  '6.12': 'linux-image-6.12-amd64',
+};
+
+/** Modes each guest runs, in order, one mocha process each. */
+export const MODES = ['tracepoint', 'lsm-hook', 'auto'];
+
+/** The host cell: the same subset on the host kernel, in this mode. */
+export const HOST_MODE = 'tracepoint';
+
+/**
+ * The e2e subset run per mode: the compiled files to load and the tests to run from them (parts
+ * of their titles; empty runs every test in the files). Under TCG a JS-heavy or BPF-loading step
+ * is some 20-40× slower than on the host (measured: JS 30-40×, a process spawn 30×; a mocha
+ * process takes ~13 s to start) and every test starts a sensor (~0.5 s of verifier on the host),
+ * so a few tests that each prove much: detection with the full context, per-VMA judgment, the
+ * whole alert truth table, and the books balancing under loss. Estimated ~65 s per cell once the
+ * programs load; next candidates: 'reports a refused W→X attempt as a denied event',
+ * 'reports a file mmap W+X with the file'.
+ */
+export const GUEST_TESTS = {
+  files: ['dist/test/e2e/sensor.test.js', 'dist/test/e2e/coverage.test.js', 'dist/test/e2e/noise.test.js'],
+  titles: [
+    'reports a W→X loader as a TRC-104 finding with its exact context',
+    'judges each VMA of a range on its own',
+    'gives each of the 16 combinations exactly the alert of the reference table',
+    'the books still balance',
+  ],
+  /** Per test (a test is estimated at ~15 s under TCG). */
+  testTimeoutMs: 60_000,
+};
+
+/** Debian packages the harness needs on the host (installed with apt-get on first use). */
+export const HOST_PACKAGES = [
+  { pkg: 'qemu-system-x86', file: '/usr/bin/qemu-system-x86_64' },
+  { pkg: 'busybox-static', file: '/bin/busybox' },
+];
+
+/** Kernel modules the initramfs loads, in this order (with their dependencies first). */
+export const GUEST_MODULES = [
+  'virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci',
+  'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay',
+];
+
+/** Kernels, initramfs images and serial logs; outside the repository so every clone shares it. */
+export const CACHE = process.env.WXWATCH_GUEST_CACHE || '/var/cache/wxwatch-guest';
+export const LOGS = join(CACHE, 'logs');
+
+/** One mode's mocha run in a guest; past this it is killed and the cell fails as timed out. */
+export const CELL_TIMEOUT_MS = Number(process.env.WXWATCH_CELL_TIMEOUT_MS) || 3 * 60_000;
+
+/** One boot runs every mode; past this the guest is killed and its cells fail as timed out. */
+export const BOOT_TIMEOUT_MS = Number(process.env.WXWATCH_GUEST_TIMEOUT_MS) || MODES.length * CELL_TIMEOUT_MS + 2 * 60_000;
+
+export const QEMU_ARGS = ['-accel', 'tcg', '-cpu', 'max', '-m', '4096', '-smp', '2', '-nographic', '-no-reboot'];

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// The kernel × mode matrix, from the host: the e2e subset on the host kernel, then one guest boot
+// per Debian kernel running every mode; prints the table and, with --json, writes the cells.
+//   node test/guest/matrix.mjs                              everything (host + 6.1 + 6.12, all modes)
+//   node test/guest/matrix.mjs --kernel 6.12 --mode lsm-hook   one cell
+//   node test/guest/matrix.mjs --kernel 6.1 -- node -e 'console.log(1)'   any command in a guest
+// WXWATCH_GUEST_KERNELS and WXWATCH_GUEST_MODES (comma-separated) stand in for --kernel, --mode.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { bootGuest } from './boot.mjs';
+import { BOOT_TIMEOUT_MS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, MODES, REPO } from './config.mjs';
+import { ensureInitramfs } from './initramfs.mjs';
+import { ensureKernel } from './kernels.mjs';
+import { ensureHostPackages } from './packages.mjs';
+import { say } from './proc.mjs';
+
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+
+const notRun = (kernel, mode, reason) => ({ kernel, mode, ran: false, reason, passed: 0, failed: 0, skipped: 0, failures: [] });
+
+function hostCell(mode) {
+  say(`[host] ${mode}: running the subset on ${release()}`);
+  const out = join(tmpdir(), `wxwatch-host-cell-${process.pid}.json`);
+  mkdirSync(LOGS, { recursive: true });
+  const res = spawnSync(process.execPath, [here('./cell.mjs'), '--mode', mode, '--kernel', 'host', '--out', out], {
+    cwd: REPO,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  writeFileSync(join(LOGS, 'host.log'), `${res.stdout ?? ''}${res.stderr ?? ''}`);
+  if (!existsSync(out)) return notRun('host', mode, `the mocha run exited ${res.status ?? res.signal} without a result (${join(LOGS, 'host.log')})`);
+  const cell = { ...JSON.parse(readFileSync(out, 'utf8')), ran: true };
+  rmSync(out);
+  say(`[host] ${mode}: ${cell.passed} passed, ${cell.failed} failed in ${cell.seconds.toFixed(1)} s`);
+  return cell;
+}
+
+function prepare(label) {
+  const kernel = ensureKernel(label);
+  return { kernel, initramfs: ensureInitramfs(kernel) };
+}
+
+/** Every mode's cell of one guest kernel, from a single boot. */
+async function guestCells(label, modes) {
+  let prepared;
+  try {
+    prepared = prepare(label);
+  } catch (err) {
+    return { cells: modes.map((m) => notRun(label, m, `no guest: ${err.message}`)) };
+  }
+  say(`[${label}] booting ${prepared.kernel.kver} (log: ${join(LOGS, `${label}.log`)})`);
+  let upSeconds = null;
+  const boot = await bootGuest({
+    ...prepared,
+    argv: [process.execPath, here('./run-in-guest.mjs'), '--kernel', label, '--modes', modes.join(',')],
+    cwd: REPO,
+    env: { FORCE_COLOR: '0', NO_COLOR: '1' }, // the serial log is read as text
+    timeoutMs: BOOT_TIMEOUT_MS,
+    onProgress: (line) => {
+      const up = line.match(/up in ([\d.]+) s/);
+      if (up) upSeconds = Number(up[1]);
+      say(line.replace(/^wxguest: /, `[${label}] `));
+    },
+  });
+  const why = boot.timedOut
+    ? `the guest timed out after ${boot.seconds.toFixed(0)} s`
+    : boot.exit
+      ? `the guest job exited ${boot.exit.code ?? boot.exit.signal}${boot.exit.error ? ` (${boot.exit.error})` : ''} before this mode`
+      : 'the guest never ran the job';
+  const cells = modes.map((mode) => {
+    const file = join(boot.resultsDir, `${mode}.json`);
+    if (!existsSync(file)) return notRun(label, mode, `${why} (log: ${boot.log})`);
+    return { ...JSON.parse(readFileSync(file, 'utf8')), kernel: label, ran: true };
+  });
+  rmSync(boot.resultsDir, { recursive: true, force: true });
+  say(`[${label}] guest done in ${boot.seconds.toFixed(1)} s`);
+  return { cells, boot: { kernel: label, kver: prepared.kernel.kver, seconds: boot.seconds, upSeconds } };
+}
+
+/** The first failure in one line, with the verifier's reason when a BPF load was refused. */
+function firstFailure(cell) {
+  const f = cell.failures[0];
+  if (!f) return '';
+  const lines = f.message.split('\n');
+  const at = lines.findIndex((l) => /^processed \d+ insns/.test(l));
+  const why = at > 0 ? ` [verifier: ${lines.slice(Math.max(0, at - 2), at).join(' / ')}]` : '';
+  return `${f.title}: ${lines[0]}${why}`;
+}
+
+const cellText = (c) => (c.ran ? `${c.passed} passed, ${c.failed} failed` : 'not run');
+
+export function table(cells) {
+  const kernels = [...new Set(cells.map((c) => c.kernel))];
+  const modes = [...new Set(cells.map((c) => c.mode))];
+  const rows = [['kernel', ...modes]];
+  for (const k of kernels) rows.push([k === 'host' ? `host ${release()}` : k, ...modes.map((m) => {
+    const c = cells.find((x) => x.kernel === k && x.mode === m);
+    return c ? cellText(c) : '-';
+  })]);
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) => r.map((v, i) => v.padEnd(widths[i])).join(' | '));
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const c of cells) {
+    if (!c.ran) lines.push(`${c.kernel}/${c.mode}: not run: ${c.reason}`);
+    else if (c.failed) lines.push(`${c.kernel}/${c.mode}: first failure: ${c.firstFailure}`);
+  }
+  return `kernel matrix (${GUEST_TESTS.files.map((f) => f.split('/').pop()).join(', ')}${GUEST_TESTS.titles.length ? `, ${GUEST_TESTS.titles.length} tests` : ''})\n${lines.join('\n')}`;
+}
+
+/** Cells for `kernels` (labels of KERNELS, or 'host') × `modes`; the host runs HOST_MODE only. */
+export async function runMatrix(kernels, modes) {
+  const cells = [];
+  const boots = [];
+  if (kernels.includes('host')) cells.push(hostCell(HOST_MODE));
+  const guests = kernels.filter((k) => k !== 'host');
+  if (guests.length) {
+    try {
+      ensureHostPackages();
+    } catch (err) {
+      for (const k of guests) cells.push(...modes.map((m) => notRun(k, m, err.message)));
+      return { cells, boots };
+    }
+  }
+  for (const label of guests) {
+    const r = await guestCells(label, modes);
+    cells.push(...r.cells);
+    if (r.boot) boots.push(r.boot);
+  }
+  for (const c of cells) c.firstFailure = firstFailure(c);
+  return { cells, boots };
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { kernel: { type: 'string' }, mode: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean' } },
+  });
+  const kernels = (values.kernel ?? process.env.WXWATCH_GUEST_KERNELS)?.split(',') ?? ['host', ...Object.keys(KERNELS)];
+  const modes = (values.mode ?? process.env.WXWATCH_GUEST_MODES)?.split(',') ?? MODES;
+  if (values.list) {
+    // The cells a run would produce, for the mocha file to declare one test each.
+    const plan = kernels.flatMap((k) => (k === 'host' ? [{ kernel: k, mode: HOST_MODE }] : modes.map((m) => ({ kernel: k, mode: m }))));
+    console.log(JSON.stringify(plan));
+    return;
+  }
+  if (positionals.length) {
+    // Any command, in the first kernel named: for poking at a guest by hand.
+    ensureHostPackages();
+    const label = kernels.find((k) => k !== 'host');
+    if (!label) throw new Error('--kernel must name a guest kernel to run a command in');
+    const boot = await bootGuest({ ...prepare(label), argv: positionals, cwd: process.cwd(), timeoutMs: BOOT_TIMEOUT_MS });
+    process.stdout.write(readFileSync(boot.log, 'utf8').split('\n').filter((l) => !l.startsWith('[')).join('\n'));
+    rmSync(boot.resultsDir, { recursive: true, force: true });
+    process.exit(boot.exit?.code ?? 1);
+  }
+  const result = await runMatrix(kernels, modes);
+  console.log(table(result.cells));
+  if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
+  process.exit(result.cells.every((c) => c.ran && c.failed === 0) ? 0 : 1);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
