@@ -63,26 +63,6 @@ struct {
 	__type(value, struct wx_exe_path);
 } wx_exe_cache SEC(".maps");
 
-/* Per-CPU work space: too big for the 512-byte BPF stack. A program runs to its end on one CPU,
- * and none of ours runs nested inside another on the same CPU. */
-struct wx_scratch {
-	char record[RECORD_BUF + WX_PATH_MAX];
-	char path[2 * WX_PATH_MAX];
-	struct wx_exe_path exe;
-	__u64 node[32]; /* one maple tree node (maple.bpf.h) */
-	/* resolve_path's write offset and outcome: kept in the map, not on the stack, so that the
-	 * verifier sees an unknown value each step and checks the step once, not per iteration. */
-	__u32 path_off;
-	__u32 path_complete;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct wx_scratch);
-} wx_scratch SEC(".maps");
-
 /* Dedup: a transition is the same when alert, outcome, region kind and backing file are. The
  * process image is (tgid, start time, exec id): a reused pid or an exec makes a new key, so
  * nothing needs clearing; dead processes' keys age out of the LRU. Losing a key to eviction
@@ -99,12 +79,6 @@ struct wx_dedup_key {
 	__u8 _pad[7];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct wx_dedup_key);
-	__type(value, __u8);
-} wx_dedup SEC(".maps");
 
 /* What a hook saw change in one VMA. The file is alive while the hook runs: the VMA holds it and
  * the mmap lock keeps the VMA (or a merged successor mapping the same file) in place. */
@@ -123,6 +97,39 @@ struct wx_change {
 	__s32 writable_maps;
 	__u16 syscall;
 };
+
+
+/* Per-CPU work space: too big for the 512-byte BPF stack. A program runs to its end on one CPU,
+ * and none of ours runs nested inside another on the same CPU. */
+struct wx_scratch {
+	char record[RECORD_BUF + WX_PATH_MAX];
+	char path[2 * WX_PATH_MAX];
+	struct wx_exe_path exe;
+	__u64 node[32]; /* one maple tree node (maple.bpf.h) */
+	/* A change being judged and emit()'s keys: off the stack, which a hook and the bpf_loop
+	 * callback it runs share (512 bytes on 6.1). */
+	struct wx_change change;
+	struct wx_dedup_key dedup_key;
+	struct wx_image_key image;
+	/* resolve_path's write offset and outcome: kept in the map, not on the stack, so that the
+	 * verifier sees an unknown value each step and checks the step once, not per iteration. */
+	__u32 path_off;
+	__u32 path_complete;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wx_scratch);
+} wx_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct wx_dedup_key);
+	__type(value, __u8);
+} wx_dedup SEC(".maps");
 
 static __always_inline void count(__u32 which)
 {
@@ -443,22 +450,23 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_change *c)
 
 	/* First what dedup needs, so that a suppressed alert costs no more than that. */
 	fill_region(r, task, c);
-	struct wx_image_key image = {
-		.start_boot_ns = task->group_leader->start_boottime,
-		.exec_id = task->self_exec_id,
-		.tgid = task->tgid,
-	};
-	struct wx_dedup_key key = {};
+	struct wx_image_key *image = &s->image;
+	image->start_boot_ns = task->group_leader->start_boottime;
+	image->exec_id = task->self_exec_id;
+	image->tgid = task->tgid;
+	image->_pad = 0;
+	struct wx_dedup_key *key = &s->dedup_key;
 	if (dedup) {
-		key.start_boot_ns = image.start_boot_ns;
-		key.exec_id = image.exec_id;
-		key.tgid = image.tgid;
-		key.alert = c->alert;
-		key.flags = c->flags & (WX_F_DENIED | WX_F_WRITABLE_ALIAS);
-		key.region = r->region;
-		key.dev = r->dev;
-		key.inode = r->inode;
-		if (bpf_map_lookup_elem(&wx_dedup, &key)) {
+		__builtin_memset(key, 0, sizeof(*key));
+		key->start_boot_ns = image->start_boot_ns;
+		key->exec_id = image->exec_id;
+		key->tgid = image->tgid;
+		key->alert = c->alert;
+		key->flags = c->flags & (WX_F_DENIED | WX_F_WRITABLE_ALIAS);
+		key->region = r->region;
+		key->dev = r->dev;
+		key->inode = r->inode;
+		if (bpf_map_lookup_elem(&wx_dedup, key)) {
 			count(WX_CNT_SUPPRESSED);
 			return;
 		}
@@ -493,7 +501,7 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_change *c)
 			r->flags |= WX_F_PATH_TRUNCATED;
 		at += r->path_len;
 	}
-	r->exe_len = append_exe(s, r, at, task, &image);
+	r->exe_len = append_exe(s, r, at, task, image);
 	at += r->exe_len;
 
 	r->cgroup_len = append_cgroup(s, at, task);
@@ -517,7 +525,7 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_change *c)
 	}
 	if (dedup) {
 		__u8 one = 1;
-		bpf_map_update_elem(&wx_dedup, &key, &one, BPF_ANY);
+		bpf_map_update_elem(&wx_dedup, key, &one, BPF_ANY);
 	}
 }
 

@@ -171,30 +171,31 @@ static long judge_step(__u32 i, void *data)
 	struct vma_read post = {};
 	if (probe >= sec->end || vma_at(s, w->mm, probe, &post))
 		return 0;
-	struct wx_change c = {};
+	struct wx_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
 	__u64 mask = VM_READ | VM_WRITE | VM_EXEC;
 	if ((prev_flags & mask) == (post.flags & mask)) {
 		/* Not changed. Asked for and refused (or never reached): a denied attempt. */
 		if (emit_denied) {
 			__u64 asked = (prev_flags & ~mask) | requested_flags(sec);
-			c.alert = judge(prev_flags, asked);
-			if (c.alert) {
-				change_of(&c, sec, &post, prev_start, prev_end, prev_flags);
-				c.new_flags = asked;
-				c.flags |= WX_F_DENIED;
-				emit(s, &c);
+			c->alert = judge(prev_flags, asked);
+			if (c->alert) {
+				change_of(c, sec, &post, prev_start, prev_end, prev_flags);
+				c->new_flags = asked;
+				c->flags |= WX_F_DENIED;
+				emit(s, c);
 			}
 		}
 		return 0;
 	}
-	c.alert = judge(prev_flags, post.flags);
-	c.writable_maps = writable_others(post.file, post.flags);
-	if (writable_alias(c.writable_maps, prev_flags, post.flags))
-		c.flags |= WX_F_WRITABLE_ALIAS;
-	if (!c.alert && !(c.flags & WX_F_WRITABLE_ALIAS))
+	c->alert = judge(prev_flags, post.flags);
+	c->writable_maps = writable_others(post.file, post.flags);
+	if (writable_alias(c->writable_maps, prev_flags, post.flags))
+		c->flags |= WX_F_WRITABLE_ALIAS;
+	if (!c->alert && !(c->flags & WX_F_WRITABLE_ALIAS))
 		return 0;
-	change_of(&c, sec, &post, prev_start, prev_end, prev_flags);
-	emit(s, &c);
+	change_of(c, sec, &post, prev_start, prev_end, prev_flags);
+	emit(s, c);
 	return 0;
 }
 
@@ -212,12 +213,13 @@ static long overflow_step(__u32 i, void *data)
 	__u64 mask = VM_READ | VM_WRITE | VM_EXEC;
 	if (!(post.flags & VM_EXEC) || (post.flags & mask) != requested_flags(sec))
 		return 0;
-	struct wx_change c = {};
-	c.alert = post.flags & VM_WRITE ? WX_ALERT_MPROT_X_ADD : WX_ALERT_MPROT_W_REM;
-	c.flags = WX_F_PREV_UNKNOWN;
-	c.writable_maps = writable_others(post.file, post.flags);
-	change_of(&c, sec, &post, post.start, post.end, 0);
-	emit(s, &c);
+	struct wx_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->alert = post.flags & VM_WRITE ? WX_ALERT_MPROT_X_ADD : WX_ALERT_MPROT_W_REM;
+	c->flags = WX_F_PREV_UNKNOWN;
+	c->writable_maps = writable_others(post.file, post.flags);
+	change_of(c, sec, &post, post.start, post.end, 0);
+	emit(s, c);
 	return 0;
 }
 
@@ -240,16 +242,17 @@ static __always_inline void judge_create_section(struct wx_section *sec, struct 
 	__u64 at = sec->call.map_flags & MAP_FIXED ? sec->call.addr : sec->stored;
 	if (!s || !sec->stored || vma_at(s, mm, at, &v) || !(v.flags & VM_EXEC))
 		return;
-	struct wx_change c = {};
-	c.alert = v.flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
-	c.writable_maps = writable_others(v.file, v.flags);
-	if (writable_alias(c.writable_maps, 0, v.flags))
-		c.flags |= WX_F_WRITABLE_ALIAS;
-	if (!c.alert && !(c.flags & WX_F_WRITABLE_ALIAS))
+	struct wx_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->alert = v.flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
+	c->writable_maps = writable_others(v.file, v.flags);
+	if (writable_alias(c->writable_maps, 0, v.flags))
+		c->flags |= WX_F_WRITABLE_ALIAS;
+	if (!c->alert && !(c->flags & WX_F_WRITABLE_ALIAS))
 		return;
-	change_of(&c, sec, &v, v.start, v.end, 0);
-	c.addr = at;
-	emit(s, &c);
+	change_of(c, sec, &v, v.start, v.end, 0);
+	c->addr = at;
+	emit(s, c);
 }
 
 static __always_inline int on_lock_acquired(__u64 lock_mm, __u64 write, __u64 success)
@@ -459,23 +462,27 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 {
 	if (!(vm_flags & VM_EXEC) || ret >= (unsigned long)-MAX_ERRNO)
 		return 0;
-	struct wx_change c = {};
-	c.alert = vm_flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
-	c.writable_maps = writable_others(file, vm_flags);
-	if (writable_alias(c.writable_maps, 0, vm_flags))
-		c.flags |= WX_F_WRITABLE_ALIAS;
-	if (!c.alert && !(c.flags & WX_F_WRITABLE_ALIAS))
+	__u32 alert = vm_flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
+	__s32 others = writable_others(file, vm_flags);
+	int alias = writable_alias(others, 0, vm_flags);
+	if (!alert && !alias)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_scratch *s = scratch();
 	if (!s || skip_process(task))
 		return 0;
-	c.vma_start = ret;
-	c.vma_end = ret + len;
-	c.new_flags = vm_flags;
-	c.file = file; /* the caller holds a reference for the whole call */
-	call_context(&c, task, ret, ret + len);
-	emit(s, &c);
+	struct wx_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->alert = alert;
+	c->writable_maps = others;
+	if (alias)
+		c->flags |= WX_F_WRITABLE_ALIAS;
+	c->vma_start = ret;
+	c->vma_end = ret + len;
+	c->new_flags = vm_flags;
+	c->file = file; /* the caller holds a reference for the whole call */
+	call_context(c, task, ret, ret + len);
+	emit(s, c);
 	return 0;
 }
 
@@ -489,22 +496,24 @@ int BPF_PROG(fexit__security_file_mprotect, struct vm_area_struct *vma, unsigned
 	__u64 prev = BPF_CORE_READ(vma, vm_flags);
 	__u64 asked = (prev & ~(VM_READ | VM_WRITE | VM_EXEC)) | (prot & PROT_READ ? VM_READ : 0) |
 		      (prot & PROT_WRITE ? VM_WRITE : 0) | VM_EXEC;
-	struct wx_change c = {};
-	c.alert = judge(prev, asked);
-	if (!c.alert)
+	__u32 alert = judge(prev, asked);
+	if (!alert)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_scratch *s = scratch();
 	if (!s || skip_process(task))
 		return 0;
-	c.vma_start = BPF_CORE_READ(vma, vm_start);
-	c.vma_end = BPF_CORE_READ(vma, vm_end);
-	c.prev_flags = prev;
-	c.new_flags = asked;
-	c.file = BPF_CORE_READ(vma, vm_file);
-	c.flags = WX_F_DENIED;
-	c.ret = ret;
-	call_context(&c, task, c.vma_start, c.vma_end);
-	emit(s, &c);
+	struct wx_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->alert = alert;
+	c->vma_start = BPF_CORE_READ(vma, vm_start);
+	c->vma_end = BPF_CORE_READ(vma, vm_end);
+	c->prev_flags = prev;
+	c->new_flags = asked;
+	c->file = BPF_CORE_READ(vma, vm_file);
+	c->flags = WX_F_DENIED;
+	c->ret = ret;
+	call_context(c, task, c->vma_start, c->vma_end);
+	emit(s, c);
 	return 0;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { REPO, runCommand, runFixture, WXFIX } from '../helpers/fixtures';
-import { requireRoot } from '../helpers/sensor';
+import { requireRoot, TEST_MODE } from '../helpers/sensor';
 import { TRACEE_FIELDS } from '../helpers/tracee';
 
 const CLI = path.join(REPO, 'dist', 'lib', 'cli.js');
@@ -30,7 +30,7 @@ async function startCli(args: string[] = []): Promise<Running> {
     lines.push(...parts);
   });
   child.stderr.on('data', (d) => (err += d));
-  const deadline = Date.now() + 15000;
+  const deadline = Date.now() + 60_000; // a TCG guest takes its time to load the programs
   while (!err.includes('watching')) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`CLI did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -41,7 +41,7 @@ async function startCli(args: string[] = []): Promise<Running> {
 }
 
 async function lineFor(run: Running, pid: number): Promise<string> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 15_000;
   for (;;) {
     const hit = run.lines.find((l) => l.includes(`"hostProcessId":${pid},`) || l.includes(`pid=${pid} `));
     if (hit) return hit;
@@ -79,6 +79,28 @@ describe('wxwatch CLI', function () {
       const [code] = await once(run.child, 'exit');
       assert.equal(code, 0);
       assert.match(run.stderr(), /SIGINT: stopped; seen \d+, emitted \d+, .*lost 0/);
+    });
+
+    it('prints C and Python/ctypes loaders as TRC-104 lines and nothing for R→RX, RX→RW, RW→RW or an RWX mmap', async () => {
+      const run = await startCli(TEST_MODE ? ['--mode', TEST_MODE] : []);
+      try {
+        const c = await runFixture(['w2x']);
+        const py = await runCommand('/usr/bin/python3', [path.join(REPO, 'test', 'fixtures', 'loader.py')]);
+        for (const fx of [c, py]) {
+          const detection = JSON.parse(await lineFor(run, fx.pid));
+          assert.equal(detection.metadata.Properties.signatureID, 'TRC-104');
+          assert.equal(String(detection.args[0].value.args[1].value), fx.addr);
+        }
+        const quiet = [];
+        for (const mode of ['r2x', 'x2w', 'w2w', 'mmap-wx']) quiet.push((await runFixture([mode])).pid);
+        await lineFor(run, (await runFixture(['w2x'])).pid); // everything before it has been printed
+        for (const pid of quiet) {
+          assert.equal(run.lines.filter((l) => l.includes(`"hostProcessId":${pid},`)).length, 0, `nothing for ${pid}`);
+        }
+      } finally {
+        run.child.kill('SIGINT');
+        await once(run.child, 'exit');
+      }
     });
 
     it('prints escaped one-line text with --format text and stops on SIGTERM', async () => {

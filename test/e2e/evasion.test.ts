@@ -4,8 +4,9 @@
 // not judge exactly must be flagged and counted, never dropped.
 import assert from 'node:assert/strict';
 import { runCommand, WXEVADE } from '../helpers/fixtures';
-import { collect, requireRoot, settle, withSensor } from '../helpers/sensor';
+import { collect, requireRoot, settle, startSensor, withSensor } from '../helpers/sensor';
 import type { Finding } from '../../lib/signatures/signature';
+import type { Sensor } from '../../lib/sensor';
 
 interface EvasionReport {
   mode: string;
@@ -24,8 +25,20 @@ function of(findings: Finding[], pid: number, signature: string): Finding[] {
 }
 
 describe('evasion corpus (root, real kernel, dedup off)', function () {
-  before(requireRoot);
   this.timeout(120_000);
+  // One sensor for the whole corpus: loading the programs is the dear part (in a TCG guest, most
+  // of a test's time).
+  let sensor: Sensor;
+  let mode: string;
+  let findings: Finding[];
+  before(function () {
+    requireRoot.call(this);
+    const started = startSensor({ dedup: false });
+    sensor = started.sensor;
+    mode = started.info.mode;
+    findings = collect(sensor, 'finding');
+  });
+  after(() => sensor?.close());
 
   const cases: Array<{ name: string; args: string[]; check?: (f: Finding[]) => void }> = [
     { name: 'sibling threads churning the mmap lock (1 thread, 400 flips)', args: ['churn', '1', '400'] },
@@ -54,38 +67,38 @@ describe('evasion corpus (root, real kernel, dedup off)', function () {
   ];
 
   for (const c of cases) {
-    it(`reports exactly the W→X that took effect: ${c.name}`, () =>
-      withSensor({ dedup: false }, async (sensor) => {
-        const findings = collect(sensor, 'finding');
-        const fx = await evade(c.args);
-        await settle(findings);
-        const trc104 = of(findings, fx.pid, 'TRC-104');
-        assert.equal(trc104.length, fx.expected, `${fx.expected} W→X took effect`);
-        c.check?.(trc104);
-        const s = sensor.stats();
-        assert.equal(s.lost, 0);
-        assert.equal(s.noState, 0);
-      }));
-  }
-
-  it('reports a range of more VMAs than one snapshot holds in full, the excess flagged and counted', () =>
-    withSensor({ dedup: false }, async (sensor) => {
-      const findings = collect(sensor, 'finding');
-      const before = sensor.stats();
-      const fx = await evade(['vmas', '300']);
+    it(`reports exactly the W→X that took effect: ${c.name}`, async () => {
+      const fx = await evade(c.args);
       await settle(findings);
       const trc104 = of(findings, fx.pid, 'TRC-104');
-      assert.equal(trc104.length, 300);
-      const flagged = trc104.filter((f) => f.Event.wxwatch.prevProtUnknown).length;
-      assert.ok(flagged > 0 && flagged < 300, `${flagged} flagged`);
-      const after = sensor.stats();
-      assert.ok(after.degraded - before.degraded >= flagged, 'flagged findings are in the books');
-      assert.equal(after.vmaTruncated - before.vmaTruncated, 1);
-    }));
+      assert.equal(trc104.length, fx.expected, `${fx.expected} W→X took effect`);
+      c.check?.(trc104);
+      const s = sensor.stats();
+      assert.equal(s.lost, 0);
+      assert.equal(s.noState, 0);
+    });
+  }
 
-  it('reports code run through an executable alias of a writable memfd as WXW-001, not TRC-104', () =>
-    withSensor({ dedup: false }, async (sensor) => {
-      const findings = collect(sensor, 'finding');
+  it('reports a range of more VMAs than one snapshot holds in full, anything inexact flagged and counted', async () => {
+    const before = sensor.stats();
+    const fx = await evade(['vmas', '300']);
+    await settle(findings);
+    const trc104 = of(findings, fx.pid, 'TRC-104');
+    assert.equal(trc104.length, 300);
+    const flagged = trc104.filter((f) => f.Event.wxwatch.prevProtUnknown).length;
+    const after = sensor.stats();
+    if (mode === 'lsm-hook') {
+      // judged VMA by VMA in mprotect_fixup: nothing to remember, nothing inexact
+      assert.equal(flagged, 0);
+    } else {
+      // a snapshot holds 256 VMAs (bpf/wxwatch.h); the rest are judged on their state after
+      assert.equal(flagged, 300 - 256);
+      assert.equal(after.vmaTruncated - before.vmaTruncated, 1);
+    }
+    assert.ok(after.degraded - before.degraded >= flagged, 'flagged findings are in the books');
+  });
+
+  it('reports code run through an executable alias of a writable memfd as WXW-001, not TRC-104', async () => {
       const fx = await evade(['alias']);
       await settle(findings);
       assert.equal(of(findings, fx.pid, 'TRC-104').length, 0);
@@ -97,7 +110,11 @@ describe('evasion corpus (root, real kernel, dedup off)', function () {
       assert.equal(alias.Event.wxwatch.writableAlias, true);
       assert.equal(alias.Event.wxwatch.writableMappings, 1);
       assert.match(alias.Event.pathname, /^\/memfd:wxevade-alias/);
-    }));
+  });
+});
+
+describe('signature selection (root, real kernel)', function () {
+  before(requireRoot);
 
   it('can run TRC-104 alone (signatures option)', () =>
     withSensor({ dedup: false, signatures: ['TRC-104'] }, async (sensor) => {

@@ -27,7 +27,8 @@ const clip = (s) => (s.length <= 4000 ? s : `${s.slice(0, 1500)}\n…\n${s.slice
 const started = Date.now();
 const failures = [];
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const grep = GUEST_TESTS.titles.length ? { grep: new RegExp(GUEST_TESTS.titles.map(escape).join('|')) } : {};
+const titles = [...GUEST_TESTS.titles, ...(GUEST_TESTS.byMode?.[values.mode] ?? [])];
+const grep = titles.length ? { grep: new RegExp(titles.map(escape).join('|')) } : {};
 const mocha = new Mocha({ timeout: GUEST_TESTS.testTimeoutMs, reporter: 'spec', ...grep });
 for (const file of GUEST_TESTS.files) mocha.addFile(join(REPO, file));
 await mocha.loadFilesAsync();

@@ -33,6 +33,12 @@ export class Sensor extends LibSensor {
   }
 }
 
+/** A started sensor, for suites that share one across tests (close it in after()). */
+export function startSensor(options: SensorOptions): { sensor: Sensor; info: StartInfo } {
+  const sensor = new Sensor(options);
+  return { sensor, info: sensor.start() };
+}
+
 export async function withSensor<T>(
   options: SensorOptions,
   fn: (sensor: Sensor, started: StartInfo) => Promise<T>,
