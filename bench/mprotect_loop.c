@@ -4,6 +4,9 @@
 //   mprotect_loop nomatch N [SECONDS]   RW→R→RW pairs: the same calls without EXEC (no alert)
 //   mprotect_loop latency N INTERVAL_MS one RW→RX→RW pair every INTERVAL_MS; prints the
 //                                       CLOCK_MONOTONIC ns taken right before each RX call
+//   mprotect_loop getppid N             N getppid calls: what any system call pays
+//   mprotect_loop mmap N                N mmap+munmap pairs of one RW page: what the mmap lock's
+//                                       users pay (the tracepoint mode hooks that lock)
 // With SECONDS > 0 the loop runs for that long instead of N pairs.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,6 +74,22 @@ static int latency(void *p, long page, long count, long interval_ms) {
   return 0;
 }
 
+/* Calls unrelated to W→X, timed: the cost a sensor adds to the rest of the host. */
+static int unrelated(const char *mode, long page, long n) {
+  uint64_t start = mono_ns();
+  for (long i = 0; i < n; i++) {
+    if (!strcmp(mode, "getppid")) {
+      getppid();
+    } else {
+      void *q = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (q == MAP_FAILED || munmap(q, page)) die("mmap/munmap");
+    }
+  }
+  double ns = (double)(mono_ns() - start);
+  printf("{\"mode\":\"%s\",\"pid\":%d,\"calls\":%ld,\"nsPerCall\":%.2f}\n", mode, getpid(), n, n ? ns / (double)n : 0.0);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: mprotect_loop match|nomatch N [SECONDS] | mprotect_loop latency N INTERVAL_MS\n");
@@ -85,6 +104,7 @@ int main(int argc, char **argv) {
 
   if (!strcmp(mode, "match") || !strcmp(mode, "nomatch")) return loop(mode, p, page, n, argc > 3 ? atof(argv[3]) : 0);
   if (!strcmp(mode, "latency")) return latency(p, page, n, argc > 3 ? atol(argv[3]) : 10);
+  if (!strcmp(mode, "getppid") || !strcmp(mode, "mmap")) return unrelated(mode, page, n);
   fprintf(stderr, "mprotect_loop: unknown mode %s\n", mode);
   return 2;
 }

@@ -8,6 +8,7 @@
 // that keeps flipping anonymous memory yields one finding and the rest are suppressed in the
 // kernel: what most users pay.
 import type { Helpers } from './build';
+import type { HostCostResult } from './host-cost';
 import { config, log, median, monoNs, round, spawnJson, withSensor } from './helpers';
 
 interface LoopOut {
@@ -40,6 +41,8 @@ export interface OverheadResult {
     match: { without: number; with: number; withDedup: number };
     nonMatch: { without: number; with: number };
   };
+  /** What calls unrelated to W→X pay, per mode (bench/host-cost.ts); filled in by run.ts. */
+  hostSyscall?: HostCostResult;
   /** `wxfix flip N` wall time (process start to exit), the fixture's own matching loop. */
   wxfixFlip: { withoutMs: number; withMs: number; ratio: number };
   runs: Run[];

@@ -38,6 +38,10 @@ function rows(r: Results): Array<[string, string, string]> {
     ['overhead', 'match, default options (dedup): ns/call, ratio', `${fixed(o.nsPerCall.match.withDedup, 0)}, ${fixed(o.matchDedup, 3)}×`],
     ['overhead', 'no match: ns/call without → with', `${fixed(o.nsPerCall.nonMatch.without, 0)} → ${fixed(o.nsPerCall.nonMatch.with, 0)}`],
     ['overhead', 'no match: ratio', `${fixed(o.nonMatch, 3)}×`],
+    ...Object.entries(o.hostSyscall?.modes ?? {}).flatMap(([mode, c]): Array<[string, string, string]> => [
+      ['overhead', `hostSyscall, ${mode}: getppid ns without → with`, `${fixed(c!.nsPerCall.getppid.without, 0)} → ${fixed(c!.nsPerCall.getppid.with, 0)} (${fixed(c!.getppid, 3)}×)`],
+      ['overhead', `hostSyscall, ${mode}: mmap+munmap ns without → with`, `${fixed(c!.nsPerCall.mmap.without, 0)} → ${fixed(c!.nsPerCall.mmap.with, 0)} (${fixed(c!.mmap, 3)}×)`],
+    ]),
     ['overhead', `wxfix flip ${o.iterations}: ms without → with`, `${fixed(o.wxfixFlip.withoutMs, 0)} → ${fixed(o.wxfixFlip.withMs, 0)} (${fixed(o.wxfixFlip.ratio, 3)}×)`],
     ['storm', `no sensor: transitions (${s.processes} procs, ${fixed(s.withoutSensor.seconds, 1)} s)`, int(s.withoutSensor.transitions)],
     ['storm', 'dedup off: transitions (same time)', int(s.transitions)],

@@ -9,6 +9,7 @@ import { foreignSensors, loadAvg1, machineInfo } from './machine';
 import { runMemory } from './memory';
 import { runMicro } from './micro';
 import { runOverhead } from './overhead';
+import { runHostCost } from './host-cost';
 import { printTable, Results, writeResults } from './report';
 import { runStorm } from './storm';
 
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   const micro = await phase('micro', () => runMicro());
   const drain = await phase('drain', () => runDrain(helpers));
   const overhead = await phase('overhead', () => runOverhead(helpers));
+  overhead.hostSyscall = await phase('host cost', () => runHostCost(helpers));
   const storm = await phase('storm', () => runStorm(helpers));
   const latency = await phase('latency', () => runLatency(helpers));
   const rssMb = await phase('memory', () => runMemory(helpers));

@@ -149,6 +149,13 @@ async function main(): Promise<void> {
   sensor.on('alert', (e) => out(toJson(e.toJSON())));
   sensor.on('denied', (e) => out(toJson(e.toJSON())));
   sensor.on('lost', ({ lost, total }) => process.stderr.write(`wxwatch: lost ${lost} records (ring buffer full; ${total} in all)\n`));
+  sensor.on('degraded', ({ degraded, noState }) =>
+    process.stderr.write(
+      `wxwatch: ${degraded} changes judged inexactly (flagged prevProtUnknown)` +
+        (noState ? `, ${noState} calls not judged (no state could be stored)` : '') +
+        '\n',
+    ),
+  );
   sensor.on('error', (err) => process.stderr.write(`wxwatch: ${err.message}\n`));
 
   let mode = '';

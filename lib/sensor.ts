@@ -42,6 +42,9 @@ export interface SensorEvents {
   denied: [event: MemProtAlert];
   batch: [batch: RecordBatch];
   lost: [info: { lost: number; total: number }];
+  /** Changes judged inexactly (flagged prevProtUnknown, still delivered) or not at all (no
+   * state could be stored for the call): how many since the last report, and in all. */
+  degraded: [info: { degraded: number; noState: number; total: { degraded: number; noState: number } }];
   error: [error: Error];
   close: [stats: SensorStats];
 }
@@ -78,6 +81,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
   private lostReported = 0;
+  private degradedReported = { degraded: 0, noState: 0 };
   private lostCheckedAt = 0;
 
   private allow: ProcessSelector | undefined;
@@ -273,13 +277,24 @@ export class Sensor extends EventEmitter<SensorEvents> {
   }
 
   private reportLosses(): void {
-    const total = this.native?.stats().lost ?? 0;
-    if (total > this.lostReported) {
-      const lost = total - this.lostReported;
-      this.lostReported = total;
-      this.deliver('lost', { lost, total });
+    const n = this.native?.stats();
+    if (!n) return;
+    if (n.lost > this.lostReported) {
+      const lost = n.lost - this.lostReported;
+      this.lostReported = n.lost;
+      this.deliver('lost', { lost, total: n.lost });
+    }
+    const before = this.degradedReported;
+    if (n.degraded > before.degraded || n.noState > before.noState) {
+      this.degradedReported = { degraded: n.degraded, noState: n.noState };
+      this.deliver('degraded', {
+        degraded: n.degraded - before.degraded,
+        noState: n.noState - before.noState,
+        total: { ...this.degradedReported },
+      });
     }
   }
+
 
   private listenersOf<K extends keyof SensorEvents>(event: K): Array<(...a: SensorEvents[K]) => void> {
     return this.rawListeners(event) as Array<(...a: SensorEvents[K]) => void>;

@@ -4,7 +4,7 @@
 // not judge exactly must be flagged and counted, never dropped.
 import assert from 'node:assert/strict';
 import { runCommand, WXEVADE } from '../helpers/fixtures';
-import { collect, requireRoot, settle, startSensor, withSensor } from '../helpers/sensor';
+import { collect, requireRoot, settle, startSensor, waitFor, withSensor } from '../helpers/sensor';
 import type { Finding } from '../../lib/signatures/signature';
 import type { Sensor } from '../../lib/sensor';
 
@@ -31,12 +31,14 @@ describe('evasion corpus (root, real kernel, dedup off)', function () {
   let sensor: Sensor;
   let mode: string;
   let findings: Finding[];
+  let degradedEvents: Array<{ degraded: number }>;
   before(function () {
     requireRoot.call(this);
     const started = startSensor({ dedup: false });
     sensor = started.sensor;
     mode = started.info.mode;
     findings = collect(sensor, 'finding');
+    degradedEvents = collect(sensor, 'degraded');
   });
   after(() => sensor?.close());
 
@@ -94,6 +96,8 @@ describe('evasion corpus (root, real kernel, dedup off)', function () {
       // a snapshot holds 256 VMAs (bpf/wxwatch.h); the rest are judged on their state after
       assert.equal(flagged, 300 - 256);
       assert.equal(after.vmaTruncated - before.vmaTruncated, 1);
+      // and said so as it happened, like a loss
+      await waitFor(degradedEvents, () => degradedEvents.reduce((n, e) => n + e.degraded, 0) >= flagged);
     }
     assert.ok(after.degraded - before.degraded >= flagged, 'flagged findings are in the books');
   });
