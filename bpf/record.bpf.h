@@ -18,13 +18,15 @@
 #define VM_GROWSDOWN 0x100ULL
 #define PATH_DEPTH 48
 #define NAME_MAX 255
-#define RECORD_BUF 16384 /* power of two above WX_RECORD_MAX_SIZE: offsets are masked with it */
+#define RECORD_BUF 131072 /* power of two above WX_RECORD_MAX_SIZE: offsets are masked with it */
 #define MNT_NS_INTERNAL ((void *)-22L) /* ERR_PTR(-EINVAL): kern_mount()'s internal mounts */
 
 /* Set between open and load; the verifier prunes what they switch off. */
 const volatile __u64 wakeup_bytes = 0;  /* wake the reader early once this much is queued */
 /* One record per transition per process image; off restores one per transition (Tracee). */
 const volatile __u8 dedup = 1;
+/* Bytes of newly executable code copied into W→X, alias and blocked records (0: none). */
+const volatile __u32 capture_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -74,7 +76,7 @@ struct wx_dedup_key {
 	__u32 tgid;
 	__u32 dev;
 	__u32 alert;
-	__u32 flags; /* the outcome: WX_F_DENIED, WX_F_WRITABLE_ALIAS */
+	__u32 flags; /* the outcome: WX_F_DENIED, WX_F_WRITABLE_ALIAS, WX_F_BLOCKED */
 	__u8 region;
 	__u8 _pad[7];
 };
@@ -99,8 +101,9 @@ struct wx_change {
 };
 
 
-/* Per-CPU work space: too big for the 512-byte BPF stack. A program runs to its end on one CPU,
- * and none of ours runs nested inside another on the same CPU. */
+/* Work space per CPU (slot = CPU number, max_entries set to the CPU count at load): too big for
+ * the 512-byte BPF stack, and for a per-CPU array (32 KiB) once a record carries code. A program
+ * runs to its end on one CPU, and none of ours runs nested inside another on the same CPU. */
 struct wx_scratch {
 	char record[RECORD_BUF + WX_PATH_MAX];
 	char path[2 * WX_PATH_MAX];
@@ -118,8 +121,8 @@ struct wx_scratch {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* the CPU count, set at load */
 	__type(key, __u32);
 	__type(value, struct wx_scratch);
 } wx_scratch SEC(".maps");
@@ -140,8 +143,8 @@ static __always_inline void count(__u32 which)
 
 static __always_inline struct wx_scratch *scratch(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&wx_scratch, &zero);
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&wx_scratch, &cpu);
 }
 
 /* Tracee's mem_prot_alert order: 2, then 3, then 4, a later match overwriting an earlier one.
@@ -438,6 +441,59 @@ static __always_inline __u32 append_exe(struct wx_scratch *s, struct wx_record *
 	return len;
 }
 
+struct code_copy {
+	__u64 from;   /* user address of the window */
+	__u32 window; /* its length */
+	__u32 at;     /* write offset in the record */
+	__u32 missing;
+};
+
+/* Copies page i of the window, or marks it missing: a page not present cannot be faulted in
+ * here (the hooks cannot sleep), and is said so rather than hashed as zeros. */
+static long code_page(__u32 i, void *data)
+{
+	struct code_copy *cc = data;
+	struct wx_scratch *s = scratch();
+	__u32 off = i * WX_CODE_PAGE;
+	if (!s || off >= cc->window || i >= WX_CODE_MAX / WX_CODE_PAGE)
+		return 1;
+	__u32 n = cc->window - off;
+	if (n > WX_CODE_PAGE)
+		n = WX_CODE_PAGE;
+	asm volatile("%[n] &= 8191" : [n] "+r"(n));
+	if (n == 0 || n > WX_CODE_PAGE)
+		return 1;
+	if (bpf_probe_read_user(&s->record[cc->at & (RECORD_BUF - 1)], n, (void *)(cc->from + off)))
+		cc->missing |= 1u << (i & 31);
+	else
+		cc->at += n;
+	return 0;
+}
+
+/* The part of the change's range inside its VMA, up to capture_bytes, appended at byte at. */
+static __always_inline __u32 append_code(struct wx_record *r, struct wx_change *c, __u32 at)
+{
+	__u64 end = c->addr + c->len;
+	__u64 from = c->addr > c->vma_start ? c->addr : c->vma_start;
+	if (c->vma_end < end)
+		end = c->vma_end;
+	from &= ~(__u64)(WX_CODE_PAGE - 1);
+	if (end <= from)
+		return 0;
+	__u64 window = end - from;
+	if (window > capture_bytes) {
+		window = capture_bytes;
+		r->flags |= WX_F_CODE_TRUNCATED;
+	}
+	struct code_copy cc = { .from = from, .window = window, .at = at };
+	bpf_loop(WX_CODE_MAX / WX_CODE_PAGE, code_page, &cc, 0);
+	r->code_addr = from;
+	r->code_window = window;
+	r->code_missing = cc.missing;
+	r->code_len = cc.at - at;
+	return r->code_len;
+}
+
 /* Builds one record in scratch and copies it into the ring buffer. */
 static __always_inline void emit(struct wx_scratch *s, struct wx_change *c)
 {
@@ -462,7 +518,7 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_change *c)
 		key->exec_id = image->exec_id;
 		key->tgid = image->tgid;
 		key->alert = c->alert;
-		key->flags = c->flags & (WX_F_DENIED | WX_F_WRITABLE_ALIAS);
+		key->flags = c->flags & (WX_F_DENIED | WX_F_WRITABLE_ALIAS | WX_F_BLOCKED);
 		key->region = r->region;
 		key->dev = r->dev;
 		key->inode = r->inode;
@@ -507,10 +563,15 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_change *c)
 	r->cgroup_len = append_cgroup(s, at, task);
 	at += r->cgroup_len;
 
+	/* Evidence: the code a W→X (or an alias, or a refusal) made executable. */
+	if (capture_bytes && !(c->flags & WX_F_DENIED) &&
+	    (c->alert == WX_ALERT_MPROT_W_REM || (c->flags & (WX_F_WRITABLE_ALIAS | WX_F_BLOCKED))))
+		at += append_code(r, c, at);
+
 	__u32 size = (at + WX_RECORD_ALIGN - 1) & ~(WX_RECORD_ALIGN - 1);
 	/* An explicit bound the verifier carries into the helper call on every kernel (6.1 loses
 	 * the one a plain comparison gives). */
-	asm volatile("%[size] &= 16383" : [size] "+r"(size));
+	asm volatile("%[size] &= 131071" : [size] "+r"(size));
 	if (size > WX_RECORD_MAX_SIZE || size < WX_RECORD_FIXED_SIZE) {
 		count(WX_CNT_LOST); /* cannot happen; if it did, the books still balance */
 		return;

@@ -486,6 +486,42 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	return 0;
 }
 
+/* Prevention (lsm-hook mode with BPF LSM, opt-in): a W→X by a process the filters watch is
+ * refused with EACCES before the kernel changes anything, and reported as blocked. Detaching
+ * the program (closing the sensor) ends it. */
+const volatile __u8 enforce = 0;
+
+SEC("lsm/file_mprotect")
+int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot, int ret)
+{
+	if (ret || !enforce || !(prot & PROT_EXEC))
+		return ret;
+	__u64 prev = BPF_CORE_READ(vma, vm_flags);
+	__u64 asked = (prev & ~(VM_READ | VM_WRITE | VM_EXEC)) | (prot & PROT_READ ? VM_READ : 0) |
+		      (prot & PROT_WRITE ? VM_WRITE : 0) | VM_EXEC;
+	if (judge(prev, asked) != WX_ALERT_MPROT_W_REM)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->tgid == self_tgid || (probe_tgid && task->tgid == probe_tgid) || filtered(task))
+		return 0; /* outside the scope, allowlisted, or our self-check: audit only */
+	struct wx_scratch *s = scratch();
+	if (s) {
+		struct wx_change *c = &s->change;
+		__builtin_memset(c, 0, sizeof(*c));
+		c->alert = WX_ALERT_MPROT_W_REM;
+		c->vma_start = BPF_CORE_READ(vma, vm_start);
+		c->vma_end = BPF_CORE_READ(vma, vm_end);
+		c->prev_flags = prev;
+		c->new_flags = asked;
+		c->file = BPF_CORE_READ(vma, vm_file);
+		c->flags = WX_F_BLOCKED;
+		c->ret = -13; /* EACCES */
+		call_context(c, task, c->vma_start, c->vma_end);
+		emit(s, c);
+	}
+	return -13;
+}
+
 /* Refusals by a security module (SELinux execmem, a BPF LSM ...): mprotect_fixup never runs. */
 SEC("fexit/security_file_mprotect")
 int BPF_PROG(fexit__security_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot,

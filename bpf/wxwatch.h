@@ -13,6 +13,9 @@
 /* VMAs whose protection before an mprotect is remembered exactly; a range with more is still
  * judged, the rest from the state after the call, flagged WX_F_PREV_UNKNOWN and counted. */
 #define WX_SNAPSHOT_VMAS 256
+/* The most bytes of newly executable code a record carries (configurable down, 0: off). */
+#define WX_CODE_MAX 65536
+#define WX_CODE_PAGE 4096
 
 /* Tracee's mem_prot_alert kinds, same numbers. TRC-104 is WX_ALERT_MPROT_W_REM. */
 enum wx_alert {
@@ -55,6 +58,7 @@ enum wx_flag {
 	WX_F_EXE_DELETED = 1 << 8,      /* the process's executable has no links left */
 	WX_F_PATH_TRUNCATED = 1 << 9,   /* the backing file's path lost leading components */
 	WX_F_EXE_TRUNCATED = 1 << 10,   /* the executable's path lost leading components */
+	WX_F_CODE_TRUNCATED = 1 << 11,  /* the region is larger than the code captured from it */
 };
 
 /* Allowlists and scopes: one hash map per kind (keys below), value = WX_ACT_*. A process whose
@@ -139,12 +143,16 @@ struct wx_record {
 	__u16 exe_len;
 	__u16 cgroup_len;         /* "parent/leaf" names of the task's cgroup (v2) */
 	char comm[WX_COMM_LEN];
-	__u32 _pad1;
-	/* char strings[uts_len + path_len + exe_len + cgroup_len]; */
+	__u32 code_len;           /* bytes of code after the strings: the readable pages, in order */
+	__u64 code_addr;          /* where the captured window starts (page aligned) */
+	__u32 code_window;        /* bytes the window covers, readable or not */
+	__u32 code_missing;       /* bit i: page i of the window could not be read (not in code) */
+	/* char strings[uts_len + path_len + exe_len + cgroup_len]; char code[code_len]; */
 };
 
-#define WX_RECORD_FIXED_SIZE 208
-#define WX_RECORD_MAX_SIZE (WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 2 * WX_PATH_MAX + 2 * WX_CGROUP_NAME_MAX)
+#define WX_RECORD_FIXED_SIZE 224
+#define WX_RECORD_MAX_SIZE \
+	(WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 2 * WX_PATH_MAX + 2 * WX_CGROUP_NAME_MAX + WX_CODE_MAX)
 #define WX_RECORD_ALIGN 8
 
 /* Both compilers check the layout the other side relies on. */
@@ -160,6 +168,8 @@ WX_ASSERT(__builtin_offsetof(struct wx_record, prot) == 120, "wx_record.prot");
 WX_ASSERT(__builtin_offsetof(struct wx_record, flags) == 168, "wx_record.flags");
 WX_ASSERT(__builtin_offsetof(struct wx_record, syscall) == 176, "wx_record.syscall");
 WX_ASSERT(__builtin_offsetof(struct wx_record, comm) == 188, "wx_record.comm");
+WX_ASSERT(__builtin_offsetof(struct wx_record, code_addr) == 208, "wx_record.code_addr");
+WX_ASSERT(WX_CODE_MAX / WX_CODE_PAGE <= 32, "code_missing has a bit per page");
 WX_ASSERT((WX_RECORD_FIXED_SIZE % WX_RECORD_ALIGN) == 0, "records stay aligned");
 
 #endif /* WXWATCH_H */

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { AlertKind } from './event';
 import { detectionJson, toJson } from './output/json';
 import { detectionLine } from './output/text';
+import { CaptureDir } from './output/capture-dir';
 import { RequirementsError } from './privileges';
 import { ProcessSelector } from './filters';
 import { SensorMode } from './options';
@@ -31,6 +32,13 @@ Watches every process on this host for memory that was writable becoming executa
   --allow KIND=VALUE        ignore matching processes, in the kernel; repeatable. KIND is pid,
                             uid, comm, exe (a path) or cgroup (a /sys/fs/cgroup path or an id)
   --scope KIND=VALUE        watch only matching processes; repeatable
+  --enforce                 refuse W->X (EACCES, in the kernel, BPF LSM) to the processes
+                            --scope names; each refusal is a finding marked blocked
+  --enforce-all             refuse it to every process (but allowlisted ones)
+  --capture-bytes N         bytes of newly executable code read per finding, hashed as
+                            wxwatch.code.sha256 (multiple of 4096, at most 65536; 0: off)
+  --capture-dir DIR         also store each distinct piece of code once, as DIR/SHA256.bin
+                            (0600, 256 MiB in all at most)
   --filter-file FILE        JSON {"allow": {...}, "scope": {...}} with lists pids, uids, comms,
                             exes, cgroups; read at start and again on SIGHUP
   -h, --help                this text
@@ -54,6 +62,10 @@ function parse() {
         'ring-buffer-bytes': { type: 'string' },
         'no-dedup': { type: 'boolean', default: false },
         signatures: { type: 'string' },
+        enforce: { type: 'boolean', default: false },
+        'capture-bytes': { type: 'string' },
+        'capture-dir': { type: 'string' },
+        'enforce-all': { type: 'boolean', default: false },
         allow: { type: 'string', multiple: true, default: [] },
         scope: { type: 'string', multiple: true, default: [] },
         'filter-file': { type: 'string' },
@@ -136,6 +148,8 @@ async function main(): Promise<void> {
       alerts: args.alerts ? ([1, 2, 3, 4] as AlertKind[]) : false,
       denied: args.denied,
       dedup: !args['no-dedup'],
+      enforce: args['enforce-all'] ? 'all' : args.enforce,
+      captureBytes: args['capture-bytes'] === undefined ? undefined : Number(args['capture-bytes']),
       signatures: args.signatures === undefined ? undefined : args.signatures.split(',').map((x) => x.trim()),
       ...filters(),
     });
@@ -143,6 +157,13 @@ async function main(): Promise<void> {
     fail((err as Error).message, 2);
   }
 
+  let captures: CaptureDir | undefined;
+  try {
+    captures = args['capture-dir'] ? new CaptureDir(args['capture-dir']) : undefined;
+  } catch (err) {
+    fail((err as Error).message, 2);
+  }
+  if (captures) sensor.on('finding', (f) => captures.store(f));
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const json = { parseArguments: args['parse-arguments'] };
   sensor.on('finding', (f) => out(args.format === 'text' ? detectionLine(f) : detectionJson(f, json)));

@@ -119,6 +119,20 @@ export type SyscallName = (typeof SYSCALL_NAMES)[number];
 export const REGION_NAMES = ['anonymous', 'heap', 'stack', 'file', 'memfd'] as const;
 export type RegionKind = (typeof REGION_NAMES)[number];
 
+/** The code a change made executable, read in the kernel at the moment of the change. */
+export interface CodeEvidence {
+  /** SHA-256 (hex) of the bytes read: the readable pages of the window, in order. */
+  sha256: string;
+  /** Where the window starts, and how many bytes it covers (readable or not). */
+  addr: bigint;
+  bytes: number;
+  /** The region is larger than the window (captureBytes). */
+  truncated: boolean;
+  /** Pages of the window that could not be read (not present; never hashed as zeros), by
+   * index from the window's start. Empty when every page was read. */
+  unreadablePages: number[];
+}
+
 /** What wxwatch adds to Tracee's event; kept apart so Tracee's field set stays as it is. */
 export interface WxwatchExtras {
   /** The VMA the alert is about, as it was before the call. */
@@ -139,6 +153,8 @@ export interface WxwatchExtras {
   writableMappings: number;
   /** Refused by wxwatch's enforcement. */
   blocked: boolean;
+  /** The code made executable (W→X, alias and blocked findings, when captured). */
+  code?: CodeEvidence;
   region: RegionKind;
   fileDeleted: boolean;
   /** The file's path lost leading components (deeper than 48 or longer than 4095 bytes). */

@@ -2,6 +2,7 @@
 // MemProtAlert is a view of one record that reads each field when asked, so a finding that
 // nobody looks at costs almost nothing; toJSON() materialises all of it.
 import {
+  CodeEvidence,
   EVENT_IDS,
   EventArg,
   MEM_PROT_ALERT_PARAMS,
@@ -11,6 +12,7 @@ import {
   TraceeEvent,
   WxwatchExtras,
 } from './event';
+import { createHash } from 'node:crypto';
 import { containerIdFromCgroup } from './container';
 import { ALIGN, COMM_LEN, FIXED_SIZE, FLAG, OFF } from './record-layout';
 
@@ -218,6 +220,27 @@ export class MemProtAlert implements TraceeEvent {
   }
 
   // --- beyond Tracee ---
+  /** The captured code bytes (a view of the batch, not a copy), or an empty array. */
+  get codeBytes(): Uint8Array {
+    const at = FIXED_SIZE + this.u16(OFF.uts_len) + this.u16(OFF.path_len) + this.u16(OFF.exe_len) + this.u16(OFF.cgroup_len);
+    return this.b.bytes.subarray(this.o + at, this.o + at + this.u32(OFF.code_len));
+  }
+
+  get code(): CodeEvidence | undefined {
+    const window = this.u32(OFF.code_window);
+    if (!window) return undefined;
+    const missing = this.u32(OFF.code_missing);
+    const unreadablePages: number[] = [];
+    for (let i = 0; i < 32; i++) if (missing & (1 << i)) unreadablePages.push(i);
+    return {
+      sha256: createHash('sha256').update(this.codeBytes).digest('hex'),
+      addr: this.u64(OFF.code_addr),
+      bytes: window,
+      truncated: this.flag(FLAG.CODE_TRUNCATED),
+      unreadablePages,
+    };
+  }
+
   get wxwatch(): WxwatchExtras {
     return {
       vmaStart: this.u64(OFF.vma_start),
@@ -229,6 +252,7 @@ export class MemProtAlert implements TraceeEvent {
       writableAlias: this.flag(FLAG.WRITABLE_ALIAS),
       writableMappings: this.b.view.getInt32(this.o + OFF.writable_maps, true),
       blocked: this.flag(FLAG.BLOCKED),
+      code: this.code,
       region: (REGION_NAMES[this.b.view.getUint8(this.o + OFF.region)] ?? 'anonymous') as RegionKind,
       fileDeleted: this.flag(FLAG.FILE_DELETED),
       pathTruncated: this.flag(FLAG.PATH_TRUNCATED),

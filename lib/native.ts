@@ -6,12 +6,16 @@ export interface NativeSensorOptions {
   /** 'lsm-hook' | 'tracepoint', tried in this order. */
   modes: string[];
   ringBytes: number;
+  /** Bytes of newly executable code copied into a record (0: none). */
+  captureBytes: number;
   alertMask: number;
   /** Records with any of these flags pass the prefilter too. */
   flagMask: number;
   batchBytes: number;
   drainIntervalMs: number;
   emitDenied: boolean;
+  /** Refuse W→X of watched processes (BPF LSM). */
+  enforce: boolean;
   dedup: boolean;
   filters: NativeFilterSet[];
   filterConfig: NativeFilterConfig;

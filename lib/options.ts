@@ -1,6 +1,6 @@
 // Sensor options and their validation: every check happens here, before any native call.
 import { ALERT, AlertKind } from './event';
-import { MAX_SIZE } from './record-layout';
+import { CODE_MAX, CODE_PAGE, MAX_SIZE } from './record-layout';
 import { encodeFilters, NativeFilterConfig, NativeFilterSet, ProcessSelector } from './filters';
 import type { Signature } from './signatures/signature';
 import { SIGNATURES, signatureById } from './signatures';
@@ -38,6 +38,15 @@ export interface SensorOptions {
   /** Signature IDs to run: 'TRC-104' (Tracee's) and 'WXW-001' (executable alias of writable
    * memory). Default: all. */
   signatures?: string[];
+  /** Prevention: refuse W→X (EACCES, in the kernel, through BPF LSM) for the processes the
+   * filters watch; each refusal is a finding with wxwatch.blocked. true needs a scope; 'all'
+   * enforces on every process (except allowlisted ones). Needs mode lsm-hook (or auto) and a
+   * kernel with BPF LSM active. Default false: audit only. */
+  enforce?: boolean | 'all';
+  /** Evidence: how many bytes of the code a W→X (or an alias, or a refusal) made executable are
+   * read in the kernel at the change and carried in its record, for wxwatch.code (SHA-256).
+   * A multiple of 4096 up to 65536 (the default); 0 turns it off. */
+  captureBytes?: number;
 }
 
 export interface ResolvedOptions {
@@ -51,11 +60,13 @@ export interface ResolvedOptions {
   filters: NativeFilterSet[];
   filterConfig: NativeFilterConfig;
   signatures: ReadonlyArray<Signature>;
+  enforce: boolean;
+  captureBytes: number;
 }
 
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
 const MODES: SensorMode[] = ['auto', 'tracepoint', 'lsm-hook'];
-const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs', 'dedup', 'allow', 'scope', 'signatures']);
+const KNOWN = new Set(['mode', 'ringBufferBytes', 'alerts', 'denied', 'batchBytes', 'drainIntervalMs', 'dedup', 'allow', 'scope', 'signatures', 'enforce', 'captureBytes']);
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -95,7 +106,15 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   if (typeof dedup !== 'boolean') throw new TypeError('wxwatch: dedup must be a boolean');
   const { sets: filters, config: filterConfig } = encodeFilters(options.allow, options.scope);
   const signatures = resolveSignatures(options.signatures);
-  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig, signatures };
+  const enforce = options.enforce ?? false;
+  if (enforce !== true && enforce !== false && enforce !== 'all') throw new TypeError("wxwatch: enforce must be true, false or 'all'");
+  if (enforce === true && !filterConfig.scopeMask) {
+    throw new TypeError("wxwatch: enforce needs a scope (the processes to refuse W→X to); enforce: 'all' refuses it to every process");
+  }
+  const captureBytes = integer('captureBytes', options.captureBytes ?? CODE_MAX, 0, CODE_MAX);
+  if (captureBytes % CODE_PAGE) throw new RangeError(`wxwatch: captureBytes must be a multiple of ${CODE_PAGE}, got ${captureBytes}`);
+  if (enforce && mode === 'tracepoint') throw new TypeError('wxwatch: enforce needs mode lsm-hook (or auto): BPF LSM refuses the change');
+  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig, signatures, enforce: enforce !== false, captureBytes };
 }
 
 function resolveSignatures(ids: unknown): ReadonlyArray<Signature> {
@@ -111,7 +130,8 @@ function resolveSignatures(ids: unknown): ReadonlyArray<Signature> {
 }
 
 /** The native hook modes to try, in order, for a sensor mode: the cheapest first. */
-export function nativeModes(mode: SensorMode): string[] {
+export function nativeModes(mode: SensorMode, enforce = false): string[] {
+  if (enforce) return ['lsm-hook'];
   if (mode === 'auto') return ['lsm-hook', 'tracepoint'];
   return [mode];
 }

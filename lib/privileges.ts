@@ -25,12 +25,22 @@ export function missingRequirements(): string[] {
   return missing;
 }
 
+/** Whether BPF LSM is active: "bpf" among the LSMs the kernel runs (lsm= on its command line). */
+export function bpfLsmActive(): boolean {
+  try {
+    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').includes('bpf');
+  } catch {
+    return false; // securityfs not mounted, or no LSM list: cannot be sure it is active
+  }
+}
+
 export class RequirementsError extends Error {
   readonly code = 'EWXREQUIREMENTS';
-  constructor(readonly missing: string[]) {
-    super(
-      `wxwatch needs root, or the capabilities CAP_BPF and CAP_PERFMON, on a kernel with BTF; missing: ${missing.join(', ')}`,
-    );
+  constructor(
+    readonly missing: string[],
+    message = `wxwatch needs root, or the capabilities CAP_BPF and CAP_PERFMON, on a kernel with BTF; missing: ${missing.join(', ')}`,
+  ) {
+    super(message);
   }
 }
 

@@ -3,10 +3,13 @@
 // loads: a layout change on one side fails loudly instead of decoding garbage.
 import { addon, NativeLayout } from './native';
 
-export const FIXED_SIZE = 208;
+export const FIXED_SIZE = 224;
 export const ALIGN = 8;
-/** The largest record: fixed part, UTS name, two paths, two cgroup names. */
-export const MAX_SIZE = FIXED_SIZE + 64 + 2 * 4096 + 2 * 128;
+/** The most code bytes a record carries (WX_CODE_MAX) and the page they are read by. */
+export const CODE_MAX = 65536;
+export const CODE_PAGE = 4096;
+/** The largest record: fixed part, UTS name, two paths, two cgroup names, code. */
+export const MAX_SIZE = FIXED_SIZE + 64 + 2 * 4096 + 2 * 128 + CODE_MAX;
 export const COMM_LEN = 16;
 
 export const OFF = {
@@ -47,6 +50,10 @@ export const OFF = {
   exe_len: 184,
   cgroup_len: 186,
   comm: 188,
+  code_len: 204,
+  code_addr: 208,
+  code_window: 216,
+  code_missing: 220,
 } as const;
 
 /** wx_record.flags (enum wx_flag). */
@@ -62,6 +69,7 @@ export const FLAG = {
   EXE_DELETED: 1 << 8,
   PATH_TRUNCATED: 1 << 9,
   EXE_TRUNCATED: 1 << 10,
+  CODE_TRUNCATED: 1 << 11,
 } as const;
 
 /** Throws if the layout compiled into the addon differs from the one above. */

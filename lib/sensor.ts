@@ -5,7 +5,7 @@ import { MemProtAlert, decodeBatch } from './mem-prot-alert';
 import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
 import { encodeFilters, ProcessSelector } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
-import { assertRequirements } from './privileges';
+import { assertRequirements, bpfLsmActive, RequirementsError } from './privileges';
 import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
 import { FLAG } from './record-layout';
@@ -70,6 +70,19 @@ function noModeAvailable(mode: string, err: NativeStartError): Error {
   return Object.assign(wrapped, { cause: err, fallbacks: tried, phase: err.phase, errno: err.errno, libbpfLog: err.libbpfLog });
 }
 
+/** Enforcement could not start: say what the kernel needs (RequirementsError: the CLI's exit 77). */
+function enforceUnavailable(err: NativeStartError): Error {
+  const why = noModeAvailable('lsm-hook', err).message.replace(/^wxwatch: cannot start in mode lsm-hook: /, '');
+  const lsm = bpfLsmActive() ? '' : 'BPF LSM is not active (boot with lsm=...,bpf; the kernel needs CONFIG_BPF_LSM); ';
+  return Object.assign(
+    new RequirementsError(
+      ['BPF LSM'],
+      `wxwatch: enforce needs BPF LSM and BPF trampolines: ${lsm}${why}. Without enforce, the sensor audits in any mode.`,
+    ),
+    { cause: err },
+  );
+}
+
 export class Sensor extends EventEmitter<SensorEvents> {
   private readonly options: ResolvedOptions;
   private native: NativeSensor | null = null;
@@ -109,8 +122,10 @@ export class Sensor extends EventEmitter<SensorEvents> {
     for (const flag of o.signatures.flatMap((s) => s.recordFlags ?? [])) flagMask |= FLAG[flag];
     const native = new addon.NativeSensor(
       {
-        modes: nativeModes(o.mode),
+        modes: nativeModes(o.mode, o.enforce),
+        enforce: o.enforce,
         ringBytes: o.ringBufferBytes,
+        captureBytes: o.captureBytes,
         alertMask: mask,
         flagMask,
         batchBytes: o.batchBytes,
@@ -126,6 +141,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     try {
       info = native.start();
     } catch (err) {
+      if (o.enforce) throw enforceUnavailable(err as NativeStartError);
       throw noModeAvailable(o.mode, err as NativeStartError);
     }
     this.native = native;

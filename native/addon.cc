@@ -49,6 +49,10 @@ Napi::Object record_layout(Napi::Env env) {
   WX_FIELD(exe_len);
   WX_FIELD(cgroup_len);
   WX_FIELD(comm);
+  WX_FIELD(code_len);
+  WX_FIELD(code_addr);
+  WX_FIELD(code_window);
+  WX_FIELD(code_missing);
   WX_FIELD(leader_start_boot_ns);
   WX_FIELD(parent_start_boot_ns);
 #undef WX_FIELD

@@ -100,12 +100,20 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   bpf_program__set_autoload(skel_->progs.fexit__mprotect_fixup, !tracepoint);
   bpf_program__set_autoload(skel_->progs.fexit__mmap_region, !tracepoint);
   bpf_program__set_autoload(skel_->progs.fexit__security_file_mprotect, !tracepoint && config.emit_denied);
+  bpf_program__set_autoload(skel_->progs.lsm__file_mprotect, !tracepoint && config.enforce);
+  skel_->rodata->enforce = config.enforce ? 1 : 0;
   skel_->rodata->dedup = config.dedup ? 1 : 0;
   skel_->rodata->self_tgid = config.self_tgid;
   skel_->rodata->emit_denied = config.emit_denied ? 1 : 0;
   // Wake the reader early once a quarter of the ring is queued; below that it drains on a timer.
   skel_->rodata->wakeup_bytes = config.ring_bytes / 4;
+  skel_->rodata->capture_bytes = config.capture_bytes;
   if (int err = bpf_map__set_max_entries(skel_->maps.wx_events, config.ring_bytes))
+    throw BpfError("configure", err, scope.log);
+  // One work-space slot per CPU (the programs index it with their CPU number).
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw BpfError("configure", cpus ? cpus : EINVAL, "cannot count the CPUs");
+  if (int err = bpf_map__set_max_entries(skel_->maps.wx_scratch, static_cast<uint32_t>(cpus)))
     throw BpfError("configure", err, scope.log);
   if (int err = wxwatch_bpf__load(skel_.get())) throw BpfError("load", err, scope.log);
   for (const FilterSet& set : config.filters) set_filter(set);

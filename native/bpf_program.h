@@ -41,6 +41,8 @@ struct ProgramConfig {
   uint32_t self_tgid;    // excluded in the kernel: the embedding process's own JIT
   uint32_t ring_bytes;   // power of two, multiple of the page size
   bool emit_denied;      // also emit calls that failed
+  bool enforce;          // refuse W→X of watched processes (BPF LSM, lsm-hook mode only)
+  uint32_t capture_bytes; // code copied into W→X, alias and blocked records (0: none)
 };
 
 // A failed libbpf step: the phase (open/configure/load/attach), the errno, libbpf's log.

@@ -78,6 +78,8 @@ SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sensor
       .self_tgid = static_cast<uint32_t>(getpid()),
       .ring_bytes = u32_option(opts, "ringBytes"),
       .emit_denied = opts.Get("emitDenied").ToBoolean().Value(),
+      .enforce = opts.Get("enforce").ToBoolean().Value(),
+      .capture_bytes = u32_option(opts, "captureBytes"),
   };
   program_config_.dedup = opts.Get("dedup").ToBoolean().Value();
   program_config_.filters = parse_filters(opts.Get("filters").As<Napi::Array>());

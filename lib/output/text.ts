@@ -17,6 +17,7 @@ export function detectionLine(finding: Finding): string {
     (x.writableAlias ? ` writable-mappings=${x.writableMappings}` : '') +
     (e.contextFlags.isCompat ? ' abi=32-bit' : '') +
     (x.readImpliesExec ? ' read-implies-exec' : '') +
+    (x.blocked ? ' BLOCKED' : '') +
     (e.containerId ? ` container=${terminalString(e.containerId)}` : '')
   );
 }

@@ -35,6 +35,7 @@ export const GUEST_TESTS = {
     'dist/test/e2e/evasion.test.js',
     'dist/test/e2e/cli.test.js',
     'dist/test/e2e/modes.test.js',
+    'dist/test/e2e/enforce.test.js',
   ],
   /** Run in every mode. */
   titles: [
@@ -48,7 +49,7 @@ export const GUEST_TESTS = {
    * argument; lsm-hook: the trampolines), and `npm start`'s own path with C and Python loaders. */
   byMode: {
     tracepoint: ['evasion corpus', 'C and Python/ctypes loaders'],
-    'lsm-hook': ['evasion corpus', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint'],
+    'lsm-hook': ['evasion corpus', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process'],
     auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
   },
   /** Per test (a test is estimated at ~15 s under TCG). */
