@@ -29,12 +29,13 @@ struct {
 	__type(value, struct wx_filter_config);
 } wx_filter_config SEC(".maps");
 
-/* Applies one kind's list: 1 if the process is filtered by it. */
-static __always_inline int filtered_by(struct wx_filter_config *cfg, __u32 kind, __u8 *action)
+/* Applies one kind's list: 1 if the process is filtered by it. scope_mask: the kinds whose
+ * scope applies (0: allowlists only). */
+static __always_inline int filtered_by(__u32 scope_mask, __u32 kind, __u8 *action)
 {
 	if (action && *action == WX_ACT_IGNORE)
 		return 1;
-	return (cfg->scope_mask & (1u << kind)) && !(action && *action == WX_ACT_WATCH);
+	return (scope_mask & (1u << kind)) && !(action && *action == WX_ACT_WATCH);
 }
 
 /* The cgroup list matches the task's cgroup or any ancestor: a container's scope covers what
@@ -52,29 +53,30 @@ static __always_inline __u8 *cgroup_action(void)
 	return 0;
 }
 
-/* 1 if the current process is filtered out. */
-static __always_inline int filtered(struct task_struct *task)
+/* 1 if the current process is filtered out: by an allowlist, or (with_scope) by a scope. */
+static __always_inline int filtered(struct task_struct *task, int with_scope)
 {
 	__u32 zero = 0;
 	struct wx_filter_config *cfg = bpf_map_lookup_elem(&wx_filter_config, &zero);
 	if (!cfg || !cfg->active_mask)
 		return 0;
 	__u32 active = cfg->active_mask;
+	__u32 scope = with_scope ? cfg->scope_mask : 0;
 	__u32 tgid = task->tgid;
 	if ((active & (1u << WX_FILTER_PID)) &&
-	    filtered_by(cfg, WX_FILTER_PID, bpf_map_lookup_elem(&wx_filter_pid, &tgid)))
+	    filtered_by(scope, WX_FILTER_PID, bpf_map_lookup_elem(&wx_filter_pid, &tgid)))
 		return 1;
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
 	if ((active & (1u << WX_FILTER_UID)) &&
-	    filtered_by(cfg, WX_FILTER_UID, bpf_map_lookup_elem(&wx_filter_uid, &uid)))
+	    filtered_by(scope, WX_FILTER_UID, bpf_map_lookup_elem(&wx_filter_uid, &uid)))
 		return 1;
 	if (active & (1u << WX_FILTER_COMM)) {
 		char comm[WX_COMM_LEN] = {};
 		bpf_get_current_comm(comm, sizeof(comm));
-		if (filtered_by(cfg, WX_FILTER_COMM, bpf_map_lookup_elem(&wx_filter_comm, comm)))
+		if (filtered_by(scope, WX_FILTER_COMM, bpf_map_lookup_elem(&wx_filter_comm, comm)))
 			return 1;
 	}
-	if ((active & (1u << WX_FILTER_CGROUP)) && filtered_by(cfg, WX_FILTER_CGROUP, cgroup_action()))
+	if ((active & (1u << WX_FILTER_CGROUP)) && filtered_by(scope, WX_FILTER_CGROUP, cgroup_action()))
 		return 1;
 	if (active & (1u << WX_FILTER_EXE)) {
 		struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
@@ -82,7 +84,7 @@ static __always_inline int filtered(struct task_struct *task)
 			.dev = BPF_CORE_READ(inode, i_sb, s_dev),
 			.inode = BPF_CORE_READ(inode, i_ino),
 		};
-		if (filtered_by(cfg, WX_FILTER_EXE, bpf_map_lookup_elem(&wx_filter_exe, &key)))
+		if (filtered_by(scope, WX_FILTER_EXE, bpf_map_lookup_elem(&wx_filter_exe, &key)))
 			return 1;
 	}
 	return 0;

@@ -33,6 +33,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set between open and load; the verifier prunes what they switch off. */
 const volatile __u32 self_tgid = 0;     /* the embedding process: its own JIT never feeds back */
 const volatile __u8 emit_denied = 0;    /* also emit changes that were not applied (WX_F_DENIED) */
+const volatile __u8 enforce = 0;        /* refuse W→X to the scope (lsm__file_mprotect) */
 
 /* The sensor's self-check child (set by user space while it runs): watched whatever the filters
  * say, so that the check proves the path end to end under any scope. */
@@ -72,7 +73,8 @@ static __always_inline int skip_process(struct task_struct *task)
 		return 1;
 	if (probe_tgid && task->tgid == probe_tgid)
 		return 0;
-	if (!filtered(task))
+	/* Under enforcement the scope names whom to refuse; everyone is still audited. */
+	if (!filtered(task, !enforce))
 		return 0;
 	/* A filtered call counts once as seen and once as filtered, so that the books balance. */
 	count(WX_CNT_SEEN);
@@ -486,10 +488,16 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	return 0;
 }
 
-/* Prevention (lsm-hook mode with BPF LSM, opt-in): a W→X by a process the filters watch is
- * refused with EACCES before the kernel changes anything, and reported as blocked. Detaching
- * the program (closing the sensor) ends it. */
-const volatile __u8 enforce = 0;
+/* The VMA's flags if an EXEC request (prot, as the security hooks see it) were applied. */
+static __always_inline __u64 flags_asked(__u64 prev, unsigned long prot)
+{
+	return (prev & ~(VM_READ | VM_WRITE | VM_EXEC)) | (prot & PROT_READ ? VM_READ : 0) |
+	       (prot & PROT_WRITE ? VM_WRITE : 0) | VM_EXEC;
+}
+
+/* Prevention (lsm-hook mode with BPF LSM, opt-in): a W→X by a process in the scope is refused
+ * with EACCES before the kernel changes anything, and reported as blocked. Detaching the
+ * program (closing the sensor) ends it. */
 
 SEC("lsm/file_mprotect")
 int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot, int ret)
@@ -497,12 +505,11 @@ int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqpr
 	if (ret || !enforce || !(prot & PROT_EXEC))
 		return ret;
 	__u64 prev = BPF_CORE_READ(vma, vm_flags);
-	__u64 asked = (prev & ~(VM_READ | VM_WRITE | VM_EXEC)) | (prot & PROT_READ ? VM_READ : 0) |
-		      (prot & PROT_WRITE ? VM_WRITE : 0) | VM_EXEC;
+	__u64 asked = flags_asked(prev, prot);
 	if (judge(prev, asked) != WX_ALERT_MPROT_W_REM)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	if (task->tgid == self_tgid || (probe_tgid && task->tgid == probe_tgid) || filtered(task))
+	if (task->tgid == self_tgid || (probe_tgid && task->tgid == probe_tgid) || filtered(task, 1))
 		return 0; /* outside the scope, allowlisted, or our self-check: audit only */
 	struct wx_scratch *s = scratch();
 	if (s) {
@@ -530,8 +537,7 @@ int BPF_PROG(fexit__security_file_mprotect, struct vm_area_struct *vma, unsigned
 	if (!emit_denied || !ret || !(prot & PROT_EXEC))
 		return 0;
 	__u64 prev = BPF_CORE_READ(vma, vm_flags);
-	__u64 asked = (prev & ~(VM_READ | VM_WRITE | VM_EXEC)) | (prot & PROT_READ ? VM_READ : 0) |
-		      (prot & PROT_WRITE ? VM_WRITE : 0) | VM_EXEC;
+	__u64 asked = flags_asked(prev, prot);
 	__u32 alert = judge(prev, asked);
 	if (!alert)
 		return 0;

@@ -38,9 +38,9 @@ export interface SensorOptions {
   /** Signature IDs to run: 'TRC-104' (Tracee's) and 'WXW-001' (executable alias of writable
    * memory). Default: all. */
   signatures?: string[];
-  /** Prevention: refuse W→X (EACCES, in the kernel, through BPF LSM) for the processes the
-   * filters watch; each refusal is a finding with wxwatch.blocked. true needs a scope; 'all'
-   * enforces on every process (except allowlisted ones). Needs mode lsm-hook (or auto) and a
+  /** Prevention: refuse W→X (EACCES, in the kernel, through BPF LSM) to the processes the scope
+   * names, while every process is still audited; each refusal is a finding with
+   * wxwatch.blocked. true needs a scope; 'all' enforces on every process (but allowlisted ones). Needs mode lsm-hook (or auto) and a
    * kernel with BPF LSM active. Default false: audit only. */
   enforce?: boolean | 'all';
   /** Evidence: how many bytes of the code a W→X (or an alias, or a refusal) made executable are

@@ -3,6 +3,7 @@
 // succeeded.
 import { ALERT } from '../event';
 import type { Signature } from './signature';
+import { SOFTWARE_PACKING } from './techniques';
 
 export const TRC104: Signature = {
   metadata: {
@@ -13,14 +14,7 @@ export const TRC104: Signature = {
     Description:
       "Possible dynamic code loading was detected as the binary's memory is both writable and executable. Writing to an executable allocated memory region could be a technique used by adversaries to run code undetected and without dropping executables.",
     Tags: null,
-    Properties: {
-      Severity: 2,
-      Category: 'defense-evasion',
-      Technique: 'Software Packing',
-      Kubernetes_Technique: '',
-      id: 'attack-pattern--deb98323-e13f-4b0c-8d94-175379069062',
-      external_id: 'T1027.002',
-    },
+    Properties: { ...SOFTWARE_PACKING },
   },
   alertKinds: [ALERT.MPROT_W_REM],
   matches: (event) => event.alert === ALERT.MPROT_W_REM && !event.denied,

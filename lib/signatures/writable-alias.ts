@@ -4,6 +4,7 @@
 // which TRC-104 cannot see (UPX 5, .NET's W^X double mapping, memfd loaders). wxwatch's own
 // signature, in the same shape as Tracee's.
 import type { Signature } from './signature';
+import { SOFTWARE_PACKING } from './techniques';
 
 export const WRITABLE_ALIAS: Signature = {
   metadata: {
@@ -14,14 +15,7 @@ export const WRITABLE_ALIAS: Signature = {
     Description:
       'A file was mapped or made executable while the same file is mapped shared and writable. Code written through the writable mapping runs through the executable one without any change of memory protection, a way to load code undetected and without dropping executables.',
     Tags: null,
-    Properties: {
-      Severity: 2,
-      Category: 'defense-evasion',
-      Technique: 'Software Packing',
-      Kubernetes_Technique: '',
-      id: 'attack-pattern--deb98323-e13f-4b0c-8d94-175379069062',
-      external_id: 'T1027.002',
-    },
+    Properties: { ...SOFTWARE_PACKING },
   },
   alertKinds: [],
   recordFlags: ['WRITABLE_ALIAS'],
