@@ -11,7 +11,7 @@ import {
   TraceeEvent,
   WxwatchExtras,
 } from './event';
-import { containerIdFromCgroup } from './container';
+import { containerIdFromCgroup, podUidFromCgroup } from './container';
 import { ALIGN, COMM_LEN, FIXED_SIZE, OFF } from './record-layout';
 
 const F_HAS_FILE = 1 << 0;
@@ -166,8 +166,10 @@ export class MemProtAlert implements TraceeEvent {
     const id = this.containerId;
     return id ? { id } : {};
   }
+  /** The pod UID from the cgroup name; pod name and namespace need the API server. */
   get kubernetes(): TraceeEvent['kubernetes'] {
-    return {};
+    const podUID = podUidFromCgroup(this.cgroup);
+    return podUID ? { podUID } : {};
   }
   get eventId(): string {
     return this.denied ? EVENT_IDS.mem_prot_denied : EVENT_IDS.mem_prot_alert;
