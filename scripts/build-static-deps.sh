@@ -10,6 +10,9 @@ work=$root/.deps
 out=$work/static/lib
 pool=http://deb.debian.org/debian/pool/main
 mkdir -p "$work/src" "$out"
+for tool in curl dpkg-source sha256sum make cc ar; do
+  command -v "$tool" >/dev/null || { echo "build-static-deps: needs $tool (Debian: apt-get install curl dpkg-dev make gcc)" >&2; exit 1; }
+done
 
 # dsc (pinned by sha256) → files it lists → unpacked tree with Debian's patches applied.
 fetch() {

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// Makes a fresh clone runnable: Debian build packages, node_modules, the native build and the
-// TypeScript build, each only when missing or stale. Node built-ins only: this runs before
-// node_modules exists.
+// Makes a fresh clone runnable (npm start, npm test, npm run bench, npm pack): Debian build
+// packages, node_modules, the native build and the TypeScript build, each only when missing or
+// stale. Never an install hook: a dependent gets prebuilt binaries (see scripts/prepack.mjs).
+// Node built-ins only: this runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fromInstall = process.argv.includes('--from-install');
 
 // bpftool lives in /usr/sbin, which a non-login root shell may not have on PATH.
 process.env.PATH = `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/sbin:/sbin`;
@@ -82,10 +82,10 @@ function stale(output, inputs) {
 }
 
 function ensureNodeModules() {
-  if (fromInstall) return; // npm is installing them right now
   if (!stale('node_modules/.package-lock.json', ['package.json'])) return;
   say('installing node_modules');
-  // --ignore-scripts: this script is the package's install step; it does the build itself below.
+  // --ignore-scripts: the package's own install hook (node-gyp-build) is for dependents; the
+  // build happens below.
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 }
 
