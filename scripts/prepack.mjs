@@ -18,10 +18,9 @@ function run(cmd, args) {
   }
 }
 
-// Build tools, node_modules (prebuildify, tsc) and dist, as for npm test.
+// Build tools, node_modules (prebuildify) and dist (tsc, when stale), as for npm test.
 run(process.execPath, ['scripts/setup.mjs']);
 run('sh', ['scripts/build-static-deps.sh']);
 rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
 // One N-API build serves every Node version; the libc tag keeps it off musl systems.
 run(join(root, 'node_modules', '.bin', 'prebuildify'), ['--napi', '--strip', '--tag-libc']);
-run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', '.']);
