@@ -13,7 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // bpftool lives in /usr/sbin, which a non-login root shell may not have on PATH.
 process.env.PATH = `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/sbin:/sbin`;
 
-const APT_PACKAGES = ['clang', 'llvm', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'bpftool', 'make', 'g++'];
+// curl and dpkg-dev: npm pack (and its test) builds static libraries from Debian's sources.
+const APT_PACKAGES = ['clang', 'llvm', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'bpftool', 'make', 'g++', 'curl', 'dpkg-dev'];
 const REQUIRED = [
   { what: 'clang', ok: () => onPath('clang') },
   { what: 'llvm-strip', ok: () => onPath('llvm-strip') },
@@ -23,6 +24,8 @@ const REQUIRED = [
   { what: 'zlib headers', ok: () => existsSync('/usr/include/zlib.h') },
   { what: 'make', ok: () => onPath('make') },
   { what: 'g++', ok: () => onPath('g++') },
+  { what: 'curl', ok: () => onPath('curl') },
+  { what: 'dpkg-source', ok: () => onPath('dpkg-source') },
 ];
 
 function say(msg) {
