@@ -10,9 +10,9 @@ import { RequirementsError } from './privileges';
 import { ProcessSelector } from './filters';
 import { SensorMode } from './options';
 import { describeFallbacks, Sensor, SensorStats } from './sensor';
-import { parseListenAddress, sensorMetrics, serveMetrics } from './metrics';
-import { FileSink } from './output/file-sink';
 import { collectDefaultMetrics } from 'prom-client';
+import { ListenAddress, parseListenAddress, SensorMetrics, sensorMetrics, serveMetrics } from './metrics';
+import { FileSink } from './output/file-sink';
 
 const USAGE = `usage: wxwatch [options]
 
@@ -114,7 +114,7 @@ function summary(s: SensorStats): string {
 }
 
 /** --output FILE: the sink, reopened on SIGHUP; failures are reported on stderr and counted. */
-function openOutput(file: string, sensor: Sensor, metrics: ReturnType<typeof sensorMetrics> | undefined): FileSink {
+function openOutput(file: string, sensor: Sensor, metrics: SensorMetrics | undefined): FileSink {
   let sink: FileSink;
   try {
     sink = new FileSink(file, {
@@ -169,7 +169,7 @@ function main(): void {
     fail((err as Error).message, 2);
   }
 
-  let listen;
+  let listen: ListenAddress | undefined;
   try {
     listen = args.metrics === undefined ? undefined : parseListenAddress(args.metrics);
   } catch (err) {
