@@ -2,14 +2,21 @@
 # Builds position-independent static libbpf, libelf and zlib from Debian 12's own source
 # packages, for the prebuilt addon (npm run prebuild / prepack). Debian ships these archives
 # without -fPIC, which cannot go into a shared object; linked from here, the prebuilt .node
-# needs only glibc and libstdc++ on the target. Output: .deps/static/lib/lib{bpf,elf,z}.a
+# needs only glibc and libstdc++ on the target. Output: .deps/static/lib/lib{bpf,elf,z}.a,
+# also kept in a per-user cache (WXWATCH_DEPS_CACHE, default ~/.cache/wxwatch/static-deps) so
+# that another clone on the same machine does not build them again.
 # usage: scripts/build-static-deps.sh   (from the repository root; needs curl, dpkg-source, make, cc)
 set -eu
 root=$(pwd)
 work=$root/.deps
 out=$work/static/lib
 pool=http://deb.debian.org/debian/pool/main
+versions=zlib_1.2.13.dfsg-1+elfutils_0.188-2.1+libbpf_1.1.2-0+deb12u1-$(uname -m)
+cache=${WXWATCH_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wxwatch/static-deps}/$versions
 mkdir -p "$work/src" "$out"
+if [ ! -f "$out/libbpf.a" ] && [ -f "$cache/libbpf.a" ] && [ -f "$cache/libelf.a" ] && [ -f "$cache/libz.a" ]; then
+  cp "$cache/libbpf.a" "$cache/libelf.a" "$cache/libz.a" "$out/"
+fi
 for tool in curl dpkg-source sha256sum make cc ar; do
   command -v "$tool" >/dev/null || { echo "build-static-deps: needs $tool (Debian: apt-get install curl dpkg-dev make gcc)" >&2; exit 1; }
 done
@@ -53,4 +60,6 @@ if [ ! -f "$out/libbpf.a" ]; then
     EXTRA_CFLAGS="-O2 -fPIC" "$work/libbpf-obj/libbpf.a"
   cp "$work/libbpf-obj/libbpf.a" "$out/"
 fi
+# The cache is a convenience: failing to fill it fails nothing.
+{ mkdir -p "$cache" && cp "$out/libbpf.a" "$out/libelf.a" "$out/libz.a" "$cache/"; } 2>/dev/null || true
 ls -l "$out"
