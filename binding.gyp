@@ -1,6 +1,8 @@
 {
   "variables": {
-    "bpf_gen": "<(SHARED_INTERMEDIATE_DIR)/wxwatch-bpf"
+    "bpf_gen": "<(SHARED_INTERMEDIATE_DIR)/wxwatch-bpf",
+    # Fails the configure step with the list of missing tools and packages (prints nothing else).
+    "build_deps": "<!(node scripts/check-build-deps.js)"
   },
   "targets": [
     {
@@ -35,7 +37,9 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
-      "libraries": ["-lbpf", "-lelf", "-lz"]
+      # Static PIC libbpf/libelf/zlib when .deps/static has them (the prebuilt binary: needs only
+      # glibc and libstdc++ on the target), else the system's shared ones (a source build).
+      "libraries": ["<!@(node scripts/check-build-deps.js --libs)"]
     }
   ]
 }

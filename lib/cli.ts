@@ -12,6 +12,9 @@ import { ProcessSelector } from './filters';
 import { SensorMode } from './options';
 import { Sensor, SensorStats } from './sensor';
 import { describeFallbacks } from './load-errors';
+import { collectDefaultMetrics } from 'prom-client';
+import { ListenAddress, parseListenAddress, SensorMetrics, sensorMetrics, serveMetrics } from './metrics';
+import { FileSink } from './output/file-sink';
 
 const USAGE = `usage: wxwatch [options]
 
@@ -41,6 +44,10 @@ Watches every process on this host for memory that was writable becoming executa
                             (0600, 256 MiB in all at most)
   --filter-file FILE        JSON {"allow": {...}, "scope": {...}} with lists pids, uids, comms,
                             exes, cgroups; read at start and again on SIGHUP
+  --output FILE             append output lines to FILE instead of stdout (created 0600, never
+                            through a symlink; reopened on SIGHUP, for logrotate)
+  --metrics [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics (HOST
+                            defaults to 127.0.0.1)
   -h, --help                this text
 
 Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM.`;
@@ -69,6 +76,8 @@ function parse() {
         allow: { type: 'string', multiple: true, default: [] },
         scope: { type: 'string', multiple: true, default: [] },
         'filter-file': { type: 'string' },
+        output: { type: 'string' },
+        metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -122,6 +131,30 @@ function summary(s: SensorStats): string {
   );
 }
 
+/** --output FILE: the sink, reopened on SIGHUP; failures are reported on stderr and counted. */
+function openOutput(file: string, sensor: Sensor, metrics: SensorMetrics | undefined): FileSink {
+  let sink: FileSink;
+  try {
+    sink = new FileSink(file, {
+      onDrop: (lines, err, first) => {
+        metrics?.outputDropped('file', lines);
+        if (first) process.stderr.write(`wxwatch: --output ${file}: write failed (${err.code ?? err.message}); dropping lines until it works again\n`);
+      },
+    });
+  } catch (err) {
+    fail(`--output: ${(err as Error).message}`, 2);
+  }
+  process.on('SIGHUP', () => {
+    const err = sink.reopen();
+    if (err) process.stderr.write(`wxwatch: SIGHUP: kept writing the old ${file}: ${err.message}\n`);
+  });
+  sensor.on('close', () => {
+    sink.close();
+    if (sink.dropped) process.stderr.write(`wxwatch: --output ${file}: ${sink.dropped} lines dropped (last error ${sink.lastError?.code})\n`);
+  });
+  return sink;
+}
+
 async function main(): Promise<void> {
   const args = parse();
   if (args.help) {
@@ -157,6 +190,14 @@ async function main(): Promise<void> {
     fail((err as Error).message, 2);
   }
 
+  let listen: ListenAddress | undefined;
+  try {
+    listen = args.metrics === undefined ? undefined : parseListenAddress(args.metrics);
+  } catch (err) {
+    fail((err as Error).message, 2);
+  }
+  const metrics = listen ? sensorMetrics(sensor) : undefined;
+  const sink = args.output ? openOutput(args.output, sensor, metrics) : undefined;
   let captures: CaptureDir | undefined;
   try {
     captures = args['capture-dir'] ? new CaptureDir(args['capture-dir']) : undefined;
@@ -164,7 +205,7 @@ async function main(): Promise<void> {
     fail((err as Error).message, 2);
   }
   if (captures) sensor.on('finding', (f) => captures.store(f));
-  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const out = sink ? (line: string) => sink.write(line) : (line: string) => process.stdout.write(`${line}\n`);
   const json = { parseArguments: args['parse-arguments'] };
   sensor.on('finding', (f) => out(args.format === 'text' ? detectionLine(f) : detectionJson(f, json)));
   sensor.on('alert', (e) => out(toJson(e.toJSON())));
@@ -185,6 +226,7 @@ async function main(): Promise<void> {
     mode = started.mode;
     const why = started.fallbacks.length ? ` (${describeFallbacks(started.fallbacks)})` : '';
     process.stderr.write(`wxwatch: mode ${mode}${why}\n`);
+    metrics?.setMode(mode);
   } catch (err) {
     if (err instanceof RequirementsError) fail(err.message, 77);
     fail((err as Error).message, 1);
@@ -198,6 +240,13 @@ async function main(): Promise<void> {
     fail(`${(err as Error).message} (mode ${mode}); not watching`, 1);
   }
   process.stderr.write(`wxwatch: attached; watching mprotect, pkey_mprotect, mmap and shmat (every ABI) (pid ${process.pid})\n`);
+  if (metrics && listen) {
+    collectDefaultMetrics({ register: metrics.registry });
+    serveMetrics(metrics.registry, listen).then(
+      ({ url }) => process.stderr.write(`wxwatch: metrics at ${url}\n`),
+      (err: Error) => fail(`--metrics ${args.metrics}: ${err.message}`, 1),
+    );
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

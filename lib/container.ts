@@ -25,3 +25,16 @@ export function containerIdFromCgroup(cgroup: string): string {
   cache.set(cgroup, id);
   return id;
 }
+
+// Kubernetes pod cgroups: systemd driver "kubepods[-qos]-pod<uid>.slice" (the uid's '-' written
+// as '_'), cgroupfs driver "pod<uid>". A uid is a UUID, or 32 hex digits for a static pod.
+const POD = /^(?:kubepods(?:-[a-z]+)*-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})(?:\.slice)?$/;
+
+/** The Kubernetes pod UID in a "parent/leaf" cgroup name (Tracee's kubernetes.podUID), or ''. */
+export function podUidFromCgroup(cgroup: string): string {
+  for (const name of cgroup.split('/').reverse()) {
+    const m = POD.exec(name);
+    if (m) return m[1].replaceAll('_', '-');
+  }
+  return '';
+}

@@ -13,3 +13,8 @@ export type { TraceeEvent, EventArg, AlertKind, RegionKind, WxwatchExtras } from
 export { detectionJson, detectionObject, toJson } from './output/json';
 export { detectionLine } from './output/text';
 export { RequirementsError, missingRequirements } from './privileges';
+export { loadAddon } from './native';
+export { sensorMetrics, serveMetrics, parseListenAddress, statMetricName } from './metrics';
+export type { SensorMetrics, SensorMetricsOptions, ListenAddress } from './metrics';
+export { FileSink } from './output/file-sink';
+export { containerIdFromCgroup, podUidFromCgroup } from './container';

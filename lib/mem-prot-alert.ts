@@ -13,7 +13,7 @@ import {
   WxwatchExtras,
 } from './event';
 import { createHash } from 'node:crypto';
-import { containerIdFromCgroup } from './container';
+import { containerIdFromCgroup, podUidFromCgroup } from './container';
 import { ALIGN, COMM_LEN, FIXED_SIZE, FLAG, OFF } from './record-layout';
 
 const utf8 = new TextDecoder('utf-8');
@@ -167,8 +167,10 @@ export class MemProtAlert implements TraceeEvent {
     const id = this.containerId;
     return id ? { id } : {};
   }
+  /** The pod UID from the cgroup name; pod name and namespace need the API server. */
   get kubernetes(): TraceeEvent['kubernetes'] {
-    return {};
+    const podUID = podUidFromCgroup(this.cgroup);
+    return podUID ? { podUID } : {};
   }
   get eventId(): string {
     return this.denied ? EVENT_IDS.mem_prot_denied : EVENT_IDS.mem_prot_alert;

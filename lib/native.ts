@@ -1,6 +1,8 @@
-// The compiled addon and the shape of what it exports (native/addon.cc).
+// The compiled addon and the shape of what it exports (native/addon.cc). Nothing native loads
+// when this module is imported: the addon is found and checked on first use.
 import path from 'node:path';
 import type { NativeFilterConfig, NativeFilterSet } from './filters';
+import { checkLayout } from './record-layout';
 
 export interface NativeSensorOptions {
   /** 'lsm-hook' | 'tracepoint', tried in this order. */
@@ -84,5 +86,31 @@ interface Addon {
   bootToEpochNs(): bigint;
 }
 
-// dist/lib/native.js → build/Release/wxwatch.node
-export const addon: Addon = require(path.join(__dirname, '..', '..', 'build', 'Release', 'wxwatch.node'));
+// dist/lib/native.js → the package root, where node-gyp-build looks in build/Release (a source
+// build) and then prebuilds/<platform>-<arch>/ (the binaries shipped in the package).
+const PACKAGE_ROOT = path.join(__dirname, '..', '..');
+
+let loaded: Addon | undefined;
+
+/**
+ * Loads the addon once and checks its record layout against the decoder's; throws if no
+ * binary fits this platform or the layouts differ.
+ */
+export function loadAddon(): Addon {
+  if (loaded) return loaded;
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => Addon;
+  const candidate = nodeGypBuild(PACKAGE_ROOT);
+  checkLayout(candidate.layout);
+  loaded = candidate;
+  return loaded;
+}
+
+/** True once the addon has been loaded (by start() or loadAddon()). */
+export function addonLoaded(): boolean {
+  return loaded !== undefined;
+}
+
+/** The addon, loaded on first property access: importing this module loads nothing. */
+export const addon: Addon = new Proxy({} as Addon, {
+  get: (_target, key) => loadAddon()[key as keyof Addon],
+});

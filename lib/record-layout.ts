@@ -1,7 +1,7 @@
 // Byte offsets of struct wx_record (bpf/wxwatch.h). They are written out here so that the
-// decoder reads constants, and checked against the addon's offsetof() values when this module
-// loads: a layout change on one side fails loudly instead of decoding garbage.
-import { addon, NativeLayout } from './native';
+// decoder reads constants, and checked against the addon's offsetof() values when the addon
+// loads (lib/native.ts): a layout change on one side fails loudly instead of decoding garbage.
+import type { NativeLayout } from './native';
 
 export const FIXED_SIZE = 224;
 export const ALIGN = 8;
@@ -86,5 +86,3 @@ export function checkLayout(native: NativeLayout): void {
   }
   if (problems.length) throw new Error(`wxwatch: record layout mismatch with the addon: ${problems.join('; ')}`);
 }
-
-checkLayout(addon.layout);

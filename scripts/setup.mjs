@@ -1,19 +1,20 @@
 #!/usr/bin/env node
-// Makes a fresh clone runnable: Debian build packages, node_modules, the native build and the
-// TypeScript build, each only when missing or stale. Node built-ins only: this runs before
-// node_modules exists.
+// Makes a fresh clone runnable (npm start, npm test, npm run bench, npm pack): Debian build
+// packages, node_modules, the native build and the TypeScript build, each only when missing or
+// stale. Never an install hook: a dependent gets prebuilt binaries (see scripts/prepack.mjs).
+// Node built-ins only: this runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fromInstall = process.argv.includes('--from-install');
 
 // bpftool lives in /usr/sbin, which a non-login root shell may not have on PATH.
 process.env.PATH = `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/sbin:/sbin`;
 
-const APT_PACKAGES = ['clang', 'llvm', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'bpftool', 'make', 'g++'];
+// curl and dpkg-dev: npm pack (and its test) builds static libraries from Debian's sources.
+const APT_PACKAGES = ['clang', 'llvm', 'libbpf-dev', 'libelf-dev', 'zlib1g-dev', 'bpftool', 'make', 'g++', 'curl', 'dpkg-dev'];
 const REQUIRED = [
   { what: 'clang', ok: () => onPath('clang') },
   { what: 'llvm-strip', ok: () => onPath('llvm-strip') },
@@ -23,6 +24,8 @@ const REQUIRED = [
   { what: 'zlib headers', ok: () => existsSync('/usr/include/zlib.h') },
   { what: 'make', ok: () => onPath('make') },
   { what: 'g++', ok: () => onPath('g++') },
+  { what: 'curl', ok: () => onPath('curl') },
+  { what: 'dpkg-source', ok: () => onPath('dpkg-source') },
 ];
 
 function say(msg) {
@@ -82,10 +85,10 @@ function stale(output, inputs) {
 }
 
 function ensureNodeModules() {
-  if (fromInstall) return; // npm is installing them right now
   if (!stale('node_modules/.package-lock.json', ['package.json'])) return;
   say('installing node_modules');
-  // --ignore-scripts: this script is the package's install step; it does the build itself below.
+  // --ignore-scripts: the package's own install hook (node-gyp-build) is for dependents; the
+  // build happens below.
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { containerIdFromCgroup } from '../../lib/container';
+import { containerIdFromCgroup, podUidFromCgroup } from '../../lib/container';
 
 const ID = 'a'.repeat(32) + '0123456789abcdef'.repeat(2);
 
@@ -18,5 +18,25 @@ describe('container id from cgroup', () => {
   ];
   for (const [name, cgroup, id] of cases) {
     it(name, () => assert.equal(containerIdFromCgroup(cgroup), id));
+  }
+});
+
+describe('pod UID from cgroup', () => {
+  const UID = '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
+  const UNDERSCORED = UID.replaceAll('-', '_');
+  const cases: Array<[string, string, string]> = [
+    ['systemd driver, burstable', `kubepods-burstable-pod${UNDERSCORED}.slice/cri-containerd-${ID}.scope`, UID],
+    ['systemd driver, besteffort, cri-o', `kubepods-besteffort-pod${UNDERSCORED}.slice/crio-${ID}.scope`, UID],
+    ['systemd driver, guaranteed', `kubepods-pod${UNDERSCORED}.slice/cri-containerd-${ID}.scope`, UID],
+    ['cgroupfs driver', `pod${UID}/${ID}`, UID],
+    ['the pod slice itself', `kubepods-burstable.slice/kubepods-burstable-pod${UNDERSCORED}.slice`, UID],
+    ['a static pod (hash uid)', `kubepods-burstable-pod${'ab'.repeat(16)}.slice/cri-containerd-${ID}.scope`, 'ab'.repeat(16)],
+    ['docker outside kubernetes', `system.slice/docker-${ID}.scope`, ''],
+    ['the qos slice', 'kubepods.slice/kubepods-burstable.slice', ''],
+    ['a host service', 'system.slice/ssh.service', ''],
+    ['a truncated uid', `kubepods-pod${UNDERSCORED.slice(1)}.slice/x`, ''],
+  ];
+  for (const [name, cgroup, uid] of cases) {
+    it(name, () => assert.equal(podUidFromCgroup(cgroup), uid));
   }
 });
