@@ -12,6 +12,7 @@ import {
   WxwatchExtras,
 } from './event';
 import { containerIdFromCgroup } from './container';
+import { jsonSafe } from './output/json-safe';
 import { ALIGN, COMM_LEN, FIXED_SIZE, OFF } from './record-layout';
 
 const F_HAS_FILE = 1 << 0;
@@ -231,8 +232,13 @@ export class MemProtAlert implements TraceeEvent {
     };
   }
 
-  /** All fields as a plain object, Tracee's order, then wxwatch's extras. */
-  toJSON(): TraceeEvent & { wxwatch: WxwatchExtras } {
+  /** For JSON.stringify: toObject() with 64-bit values as numbers when exact, else strings. */
+  toJSON(): unknown {
+    return jsonSafe(this.toObject());
+  }
+
+  /** All fields as a plain object, Tracee's order, then wxwatch's extras; 64-bit values bigint. */
+  toObject(): TraceeEvent & { wxwatch: WxwatchExtras } {
     return {
       timestamp: this.timestamp,
       threadStartTime: this.threadStartTime,

@@ -25,11 +25,14 @@ export interface NativeStats {
   noState: number;
   drained: number;
   prefiltered: number;
+  /** Records that failed the drainer's validation (size against the ring, string lengths
+   * against the size): counted and skipped, never decoded. */
+  malformed: number;
   batches: number;
 }
 
-/** Called once per batch; the last call has last = true and comes after stop(). */
-export type BatchCallback = (batch: ArrayBuffer | null, records: number, last: boolean) => void;
+/** Called once per batch, until stop()'s promise resolves. Must not throw. */
+export type BatchCallback = (batch: ArrayBuffer | null, records: number) => void;
 
 /** A mode that could not be used, and why. */
 export interface ModeFallback {
@@ -52,8 +55,10 @@ export interface StartInfo {
 }
 
 export interface NativeSensor {
-  start(): StartInfo;
-  stop(): void;
+  /** The only reference to onBatch is the native thread-safe function's, dropped at the end. */
+  start(onBatch: BatchCallback): StartInfo;
+  /** Resolves once the last batch has been delivered and everything native is freed. */
+  stop(): Promise<void>;
   stats(): NativeStats;
   setFilters(filters: NativeFilterSet[], config: NativeFilterConfig): void;
 }
@@ -68,7 +73,7 @@ export interface NativeLayout {
 }
 
 interface Addon {
-  NativeSensor: new (options: NativeSensorOptions, onBatch: BatchCallback) => NativeSensor;
+  NativeSensor: new (options: NativeSensorOptions) => NativeSensor;
   layout: NativeLayout;
   bootToEpochNs(): bigint;
 }
