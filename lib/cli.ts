@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // wxwatch: watch this host for dynamic code loading and print one TRC-104 detection per line
 // on stdout (Tracee's JSON, or a line for people). Diagnostics go to stderr.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AlertKind } from './event';
+import { readFilterFile } from './filter-file';
+import { LineOutput, stdoutTarget } from './output/line-output';
 import { detectionJson, toJson } from './output/json';
 import { detectionLine } from './output/text';
-import { RequirementsError } from './privileges';
-import { ProcessSelector } from './filters';
+import { privilegeError, RequirementsError } from './privileges';
+import { parseSelector, ProcessSelector } from './filters';
 import { SensorMode } from './options';
 import { describeFallbacks, Sensor, SensorStats } from './sensor';
 
@@ -30,9 +31,17 @@ Watches every process on this host for memory that was writable becoming executa
   --scope KIND=VALUE        watch only matching processes; repeatable
   --filter-file FILE        JSON {"allow": {...}, "scope": {...}} with lists pids, uids, comms,
                             exes, cgroups; read at start and again on SIGHUP
+  --max-output-bytes N      stdout bytes queued for a slow reader before lines are dropped
+                            and counted (default 16777216)
   -h, --help                this text
 
-Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM.`;
+Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM (a second one exits at
+once). Exit codes: 0 stopped, 2 bad arguments, 77 missing privileges or kernel features,
+1 load/attach failure, 130/143 a second SIGINT/SIGTERM.`;
+
+const DEFAULT_MAX_OUTPUT_BYTES = 16 << 20;
+// On stop, how long a slow stdout gets to take what is queued; the rest is counted as dropped.
+const FLUSH_ON_STOP_MS = 2000;
 
 function fail(message: string, code: number): never {
   process.stderr.write(message.startsWith('wxwatch') ? `${message}\n` : `wxwatch: ${message}\n`);
@@ -53,6 +62,7 @@ function parse() {
         allow: { type: 'string', multiple: true, default: [] },
         scope: { type: 'string', multiple: true, default: [] },
         'filter-file': { type: 'string' },
+        'max-output-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -67,7 +77,7 @@ const SELECTOR_FIELD = { pid: 'pids', uid: 'uids', comm: 'comms', exe: 'exes', c
 
 /** KIND=VALUE flags into a selector; numbers where the kind takes numbers. */
 function selectorFromFlags(flags: string[], option: string): ProcessSelector {
-  const out: Record<string, Array<string | number>> = {};
+  const out: Record<string, Array<string | number | bigint>> = {};
   for (const flag of flags) {
     const eq = flag.indexOf('=');
     const kind = flag.slice(0, eq) as keyof typeof SELECTOR_FIELD;
@@ -77,31 +87,39 @@ function selectorFromFlags(flags: string[], option: string): ProcessSelector {
     }
     const numeric = kind === 'pid' || kind === 'uid' || (kind === 'cgroup' && /^\d+$/.test(value));
     if (numeric && !/^\d+$/.test(value)) throw new TypeError(`--${option} ${kind} must be a number; got "${value}"`);
-    (out[SELECTOR_FIELD[kind]] ??= []).push(numeric ? Number(value) : value);
+    const parsed = kind === 'cgroup' && numeric ? BigInt(value) : numeric ? Number(value) : value;
+    (out[SELECTOR_FIELD[kind]] ??= []).push(parsed);
   }
-  return out as ProcessSelector;
+  return parseSelector(out, `--${option}`);
 }
 
-function merge(a: ProcessSelector, b: ProcessSelector | undefined): ProcessSelector {
+/** Both selectors checked on their own first, so that a string is never spread into letters. */
+function merge(a: ProcessSelector, b: ProcessSelector): ProcessSelector {
   const out: Record<string, unknown[]> = { ...(a as Record<string, unknown[]>) };
-  for (const [k, v] of Object.entries(b ?? {})) out[k] = [...(out[k] ?? []), ...(v as unknown[])];
+  for (const [k, v] of Object.entries(b)) out[k] = [...(out[k] ?? []), ...(v as unknown[])];
   return out as ProcessSelector;
 }
 
-function readFilterFile(file: string): { allow?: ProcessSelector; scope?: ProcessSelector } {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new TypeError(`${file}: expected a JSON object`);
-  const { allow, scope, ...rest } = parsed as Record<string, unknown>;
-  if (Object.keys(rest).length) throw new TypeError(`${file}: unknown field "${Object.keys(rest)[0]}" (known: allow, scope)`);
-  return { allow: allow as ProcessSelector, scope: scope as ProcessSelector };
-}
-
-function summary(s: SensorStats): string {
+function summary(s: SensorStats, outputDropped: number): string {
   return (
     `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
-    `in flight ${s.inFlight}, ` +
-    `batches ${s.batches}; findings ${s.findings}, alerts ${s.alerts}, denied ${s.denied}`
+    `malformed ${s.malformed}, in flight ${s.inFlight}, ` +
+    `batches ${s.batches}; findings ${s.findings}, alerts ${s.alerts}, denied ${s.denied}, dropped ${s.dropped + outputDropped}`
   );
+}
+
+function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) fail(`--${name} must be a positive integer, got "${value}"`, 2);
+  return Number(value);
+}
+
+/** The exit code for a start failure: 77 for privileges and kernel features, else 1. */
+function startFailure(err: unknown): never {
+  if (err instanceof RequirementsError) fail(err.message, 77);
+  const denied = privilegeError(err);
+  if (denied) fail(denied.message, 77);
+  fail((err as Error).message, 1);
 }
 
 function main(): void {
@@ -110,12 +128,16 @@ function main(): void {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // stderr gone (EPIPE) must not become an uncaught exception either.
+  process.stderr.on('error', () => {});
+  const say = (line: string) => process.stderr.write(`wxwatch: ${line}\n`);
   if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
-  const ringBufferBytes = args['ring-buffer-bytes'] === undefined ? undefined : Number(args['ring-buffer-bytes']);
+  const ringBufferBytes = numberFlag('ring-buffer-bytes', args['ring-buffer-bytes']);
+  const maxOutputBytes = numberFlag('max-output-bytes', args['max-output-bytes']) ?? DEFAULT_MAX_OUTPUT_BYTES;
 
   const filterFile = args['filter-file'];
   const filters = () => {
-    const fromFile = filterFile ? readFilterFile(filterFile) : {};
+    const fromFile = filterFile ? readFilterFile(filterFile) : { allow: {}, scope: {} };
     return {
       allow: merge(selectorFromFlags(args.allow, 'allow'), fromFile.allow),
       scope: merge(selectorFromFlags(args.scope, 'scope'), fromFile.scope),
@@ -136,46 +158,58 @@ function main(): void {
     fail((err as Error).message, 2);
   }
 
-  const out = (line: string) => process.stdout.write(`${line}\n`);
+  let stop = (why: string): void => void why;
+  const output = new LineOutput(stdoutTarget(), maxOutputBytes, {
+    closed: () => stop('stdout closed'),
+    report: (message) => say(`stdout: ${message}`),
+  });
+  const out = (line: string) => output.line(line);
   const json = { parseArguments: args['parse-arguments'] };
   sensor.on('finding', (f) => out(args.format === 'text' ? detectionLine(f) : detectionJson(f, json)));
-  sensor.on('alert', (e) => out(toJson(e.toJSON())));
-  sensor.on('denied', (e) => out(toJson(e.toJSON())));
-  sensor.on('lost', ({ lost, total }) => process.stderr.write(`wxwatch: lost ${lost} records (ring buffer full; ${total} in all)\n`));
-  sensor.on('error', (err) => process.stderr.write(`wxwatch: ${err.message}\n`));
+  sensor.on('alert', (e) => out(toJson(e)));
+  sensor.on('denied', (e) => out(toJson(e)));
+  sensor.on('lost', ({ lost, total }) => say(`lost ${lost} records (ring buffer full; ${total} in all)`));
+  sensor.on('error', (err) => say(err.message));
 
   try {
     const { mountedTracefs, mode, fallbacks } = sensor.start();
-    if (mountedTracefs) process.stderr.write('wxwatch: mounted tracefs at /sys/kernel/tracing\n');
+    if (mountedTracefs) say('mounted tracefs at /sys/kernel/tracing');
     const why = fallbacks.length ? ` (${describeFallbacks(fallbacks)})` : '';
-    process.stderr.write(`wxwatch: mode ${mode}${why}\n`);
+    say(`mode ${mode}${why}`);
   } catch (err) {
-    if (err instanceof RequirementsError) fail(err.message, 77);
-    fail((err as Error).message, 1);
+    startFailure(err);
   }
-  process.stderr.write(`wxwatch: attached to mprotect, pkey_mprotect and mmap; watching (pid ${process.pid})\n`);
+  say(`attached to mprotect, pkey_mprotect and mmap; watching (pid ${process.pid})`);
 
   let stopping = false;
-  const stop = (signal: string) => {
+  stop = (why: string) => {
     if (stopping) return;
     stopping = true;
-    void sensor.close().then((stats) => {
-      process.stderr.write(`wxwatch: ${signal}: stopped; ${summary(stats)}\n`);
-      // Exit once stdout has taken everything written so far.
-      process.stdout.write('', () => process.exit(0));
+    void sensor.close().then(async (stats) => {
+      await output.finish(FLUSH_ON_STOP_MS);
+      say(`${why}: stopped; ${summary(stats, output.dropped)}`);
+      process.exit(0);
     });
   };
-  // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters.
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (!stopping) return stop(signal);
+    // A second signal: the user does not want to wait for the drain or a slow stdout.
+    say(`${signal} again: exiting now; ${summary(sensor.stats(), output.dropped)}`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters:
+  // everything is read, checked and encoded before anything reaches the kernel.
   process.on('SIGHUP', () => {
     try {
       sensor.setFilters(filters());
-      process.stderr.write('wxwatch: SIGHUP: filters reloaded\n');
+      say('SIGHUP: filters reloaded');
     } catch (err) {
-      process.stderr.write(`wxwatch: SIGHUP: filters unchanged: ${(err as Error).message}\n`);
+      const state = (err as { halfApplied?: boolean }).halfApplied ? 'reload failed' : 'filters unchanged';
+      say(`SIGHUP: ${state}: ${(err as Error).message}`);
     }
   });
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
 }
 
 main();

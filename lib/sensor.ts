@@ -194,7 +194,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
         try {
           this.native!.setFilters(before.sets, before.config);
         } catch (restoreErr) {
-          throw Object.assign(new Error(`wxwatch: filters half applied: ${(err as Error).message}; restoring failed: ${(restoreErr as Error).message}`), { cause: err });
+          throw Object.assign(new Error(`wxwatch: filters half applied: ${(err as Error).message}; restoring failed: ${(restoreErr as Error).message}`), { cause: err, halfApplied: true });
         }
         throw err;
       }
