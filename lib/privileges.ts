@@ -27,16 +27,21 @@ function effectiveCapabilities(): bigint {
   return line ? BigInt(`0x${line[1]}`) : 0n;
 }
 
+// The tracepoint ids libbpf reads to attach; under a 0700 tracefs a non-root user cannot.
+const PROBE_FILE = 'events/syscalls/sys_enter_mprotect/id';
+
 function tracefsState(): Probe['tracefs'] {
   for (const dir of TRACEFS_DIRS) {
     try {
       accessSync(dir, constants.R_OK | constants.X_OK);
+      if (!existsSync(path.join(dir, 'events'))) continue;
+      accessSync(path.join(dir, PROBE_FILE), constants.R_OK);
+      return 'ok';
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM') return 'denied';
-      continue;
+      if (existsSync(path.join(dir, 'events'))) return 'ok'; // no such tracepoint: load says why
     }
-    if (existsSync(path.join(dir, 'events'))) return 'ok';
   }
   return 'unmounted';
 }
