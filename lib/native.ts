@@ -78,5 +78,6 @@ interface Addon {
   bootToEpochNs(): bigint;
 }
 
-// dist/lib/native.js → build/Release/wxwatch.node
-export const addon: Addon = require(path.join(__dirname, '..', '..', 'build', 'Release', 'wxwatch.node'));
+// dist/lib/native.js → build/Release/wxwatch.node; WXWATCH_ADDON names another build of it
+// (npm run test:asan loads the sanitizer build this way).
+export const addon: Addon = require(process.env.WXWATCH_ADDON || path.join(__dirname, '..', '..', 'build', 'Release', 'wxwatch.node'));
