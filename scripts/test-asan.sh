@@ -22,7 +22,7 @@ san='-fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer -g'
 # V8 handles SIGSEGV itself; leaks at exit are node's own, not worth a report per process.
 export WXWATCH_ADDON="$PWD/build-asan/build/Release/wxwatch.node"
 export LD_PRELOAD="$asan"
-export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:allow_user_segv_handler=1:abort_on_error=1:log_path=$PWD/build-asan/asan"
+export ASAN_OPTIONS="detect_leaks=0:quarantine_size_mb=32:handle_segv=0:allow_user_segv_handler=1:abort_on_error=1:log_path=$PWD/build-asan/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$PWD/build-asan/ubsan"
 status=0
 node test/run.mjs e2e || status=$?

@@ -210,6 +210,7 @@ describe('wxwatch CLI', function () {
 
       it('bounds what a stalled stdout holds, obeys SIGTERM, and counts what it dropped', async () => {
         const run = await cliWith(['--no-dedup', '--max-output-bytes', '1048576'], 'pipe');
+        const rssBefore = rssMB(run.child.pid!);
         // Nobody reads run.child.stdout: the pipe fills and stays full.
         await storm(2).done;
         const rss = rssMB(run.child.pid!);
@@ -218,10 +219,10 @@ describe('wxwatch CLI', function () {
         const [exit] = await once(run.child, 'exit');
         const took = Date.now() - began;
         run.child.stdout!.destroy();
-        console.log(`      stalled stdout: RSS ${rss.toFixed(0)} MB after the storm, stopped in ${took} ms`);
+        console.log(`      stalled stdout: RSS ${rssBefore.toFixed(0)} → ${rss.toFixed(0)} MB over the storm, stopped in ${took} ms`);
         assert.equal(exit, 0, run.stderr());
         assert.ok(took < 5000, `SIGTERM took ${took} ms`);
-        assert.ok(rss < 300, `RSS ${rss} MB`);
+        assert.ok(rss - rssBefore < 200, `RSS ${rssBefore} → ${rss} MB`);
         assert.match(run.stderr(), /not keeping up/);
         assert.ok(Number(/dropped (\d+)\n/.exec(run.stderr())![1]) > 1000, run.stderr());
       });
@@ -234,8 +235,9 @@ describe('wxwatch CLI', function () {
         const began = Date.now();
         run.child.kill('SIGTERM');
         const [exit] = await once(run.child, 'exit');
+        const took = Date.now() - began;
         run.child.stdout!.destroy();
-        assert.ok(Date.now() - began < 1000);
+        assert.ok(took < 2000, `the second SIGTERM took ${took} ms`);
         assert.ok(exit === 143 || exit === 0, `exit ${exit}: ${run.stderr()}`);
         if (exit === 143) assert.match(run.stderr(), /SIGTERM again: exiting now/);
       });
