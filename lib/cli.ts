@@ -130,7 +130,7 @@ function main(): void {
   }
   // stderr gone (EPIPE) must not become an uncaught exception either.
   process.stderr.on('error', () => {});
-  const say = (line: string) => process.stderr.write(`wxwatch: ${line}\n`);
+  const say = (line: string) => process.stderr.write(`wxwatch: ${line.replace(/^wxwatch: /, '')}\n`);
   if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
   const ringBufferBytes = numberFlag('ring-buffer-bytes', args['ring-buffer-bytes']);
   const maxOutputBytes = numberFlag('max-output-bytes', args['max-output-bytes']) ?? DEFAULT_MAX_OUTPUT_BYTES;
@@ -158,7 +158,6 @@ function main(): void {
     fail((err as Error).message, 2);
   }
 
-  let stop = (why: string): void => void why;
   const output = new LineOutput(stdoutTarget(), maxOutputBytes, {
     closed: () => stop('stdout closed'),
     report: (message) => say(`stdout: ${message}`),
@@ -182,7 +181,7 @@ function main(): void {
   say(`attached to mprotect, pkey_mprotect and mmap; watching (pid ${process.pid})`);
 
   let stopping = false;
-  stop = (why: string) => {
+  function stop(why: string): void {
     if (stopping) return;
     stopping = true;
     void sensor.close().then(async (stats) => {
@@ -190,7 +189,7 @@ function main(): void {
       say(`${why}: stopped; ${summary(stats, output.dropped)}`);
       process.exit(0);
     });
-  };
+  }
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (!stopping) return stop(signal);
     // A second signal: the user does not want to wait for the drain or a slow stdout.
