@@ -243,6 +243,32 @@ describe('wxwatch CLI', function () {
       });
     });
 
+    it('keeps the old filters exactly when a SIGHUP reload is refused', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'));
+      const other = path.join(dir, 'wxother');
+      copyFileSync(WXFIX, other);
+      chmodSync(other, 0o755);
+      const file = path.join(dir, 'filters.json');
+      writeFileSync(file, JSON.stringify({ allow: { comms: ['wxfix'] } }));
+      const run = await startCli(['--filter-file', file]);
+      try {
+        writeFileSync(file, '{"allow":{"comms":"wxfix"}}'); // a string where a list belongs
+        run.child.kill('SIGHUP');
+        for (let i = 0; !run.stderr().includes('SIGHUP: filters unchanged'); i++) {
+          if (i > 500) throw new Error(`no refusal: ${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const ignored = await runFixture(['w2x']);
+        const seen = await runCommand(other, ['w2x']);
+        await lineFor(run, seen.pid);
+        assert.equal(run.lines.filter((l) => l.includes(`"hostProcessId":${ignored.pid},`)).length, 0, 'wxfix still allowlisted');
+      } finally {
+        run.child.kill('SIGINT');
+        await once(run.child, 'exit');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('names CAP_DAC_READ_SEARCH and exits 77 for a non-root user with CAP_BPF and CAP_PERFMON', function () {
       const caps = ['--inh-caps=+bpf,+perfmon', '--ambient-caps=+bpf,+perfmon'];
       const res = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...caps, process.execPath, CLI], {
