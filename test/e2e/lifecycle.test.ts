@@ -26,7 +26,7 @@ describe('lifecycle (root, real kernel)', function () {
   });
 
   it('survives worker.terminate() mid-storm with a slow listener, 3 rounds', () => {
-    const res = child('worker-storm.js', [stormProgram(), '3']);
+    const res = child('worker-storm.js', [stormProgram(), '3'], [], 100000);
     assert.equal(res.signal, null, `killed by ${res.signal}: ${res.stderr.slice(-2000)}`);
     assert.doesNotMatch(res.stderr, /FATAL ERROR|Abort|Segmentation/);
     assert.equal(res.status, 0, res.stderr.slice(-2000));

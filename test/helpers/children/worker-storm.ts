@@ -19,7 +19,8 @@ function inWorker(): void {
 async function main(): Promise<void> {
   const [stormProgram, roundsArg] = process.argv.slice(2);
   const rounds = Number(roundsArg ?? 3);
-  const storm = spawn(stormProgram, ['match', '0', String(4 * rounds)], { stdio: 'ignore' });
+  // Long enough for slow loads on a busy machine; killed as soon as the rounds are done.
+  const storm = spawn(stormProgram, ['match', '0', '60'], { stdio: 'ignore' });
   for (let i = 0; i < rounds; i++) {
     const worker = new Worker(__filename);
     await new Promise<void>((resolve, reject) => {
