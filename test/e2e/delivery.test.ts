@@ -70,6 +70,8 @@ describe('delivery (root, real kernel)', function () {
     const stats = await sensor.close();
     console.log(`      storm: ${stats.findings} findings, ${stats.lost} lost; worst timer delay ${worst} ms`);
     assert.ok(stats.findings > 10000);
-    assert.ok(worst < 150, `a 10 ms timer was late by ${worst} ms`);
+    // ~100 ms is the aim (6-50 ms on a quiet 2-core VM); the margin is for a machine shared with
+    // other builds.
+    assert.ok(worst < 250, `a 10 ms timer was late by ${worst} ms`);
   });
 });
