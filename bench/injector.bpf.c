@@ -25,9 +25,13 @@ struct {
  * thread runs the program at a time, so plain increments are enough. */
 __u64 injected = 0;
 __u64 failed = 0;
+__u64 corrupted = 0;
 
 /* Records per run: user space sets it before load (rodata). */
 const volatile __u32 per_run = 4096;
+/* Nonzero: every Nth record claims a path longer than the record (the drainer's validation
+ * must count and skip it). */
+const volatile __u32 corrupt_every = 0;
 /* Close to the sensor's wakeup policy (bpf/wxwatch.bpf.c): no wakeup unless a quarter of the
  * ring is queued, and then one forced wakeup per run. Measured: waking the reader on every
  * record (flags 0) made the injector, not the consumer, the bottleneck (~2-3 M records/s), and
@@ -62,6 +66,10 @@ static long write_one(__u32 i, void *data)
 	r->syscall = WX_SYS_MPROTECT;
 	r->region = WX_REGION_ANON;
 	__builtin_memcpy(r->comm, "bench", 6);
+	if (corrupt_every && i % corrupt_every == 0) {
+		r->path_len = 4000;
+		corrupted++;
+	}
 	bpf_ringbuf_submit(r, *wake);
 	*wake = BPF_RB_NO_WAKEUP; /* one forced wakeup per run is enough to get the reader going */
 	injected++;

@@ -78,10 +78,11 @@ static uint32_t find_sensor_ring(void) {
 }
 
 /* Opens the injector with its ring replaced by ring_fd, and loads it. */
-static struct injector_bpf *open_injector(int ring_fd) {
+static struct injector_bpf *open_injector(int ring_fd, uint32_t corrupt_every) {
   struct injector_bpf *skel = injector_bpf__open();
   if (!skel) die("open", errno);
   skel->rodata->per_run = RECORDS_PER_RUN;
+  skel->rodata->corrupt_every = corrupt_every;
   int err = bpf_map__reuse_fd(skel->maps.ring, ring_fd);
   if (err) die("bpf_map__reuse_fd", err);
   skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.ring) / 4; /* the reused ring's size */
@@ -109,15 +110,16 @@ static struct window inject_for(struct injector_bpf *skel, double seconds) {
 
 static double window_s(struct window w) { return (double)(w.end_ns - w.start_ns) / 1e9; }
 
-static int run_sensor(double seconds, uint32_t map_id) {
+static int run_sensor(double seconds, uint32_t map_id, uint32_t corrupt_every) {
   if (!map_id) map_id = find_sensor_ring();
   int ring_fd = ring_fd_by_id(map_id);
-  struct injector_bpf *skel = open_injector(ring_fd);
+  struct injector_bpf *skel = open_injector(ring_fd, corrupt_every);
   struct window w = inject_for(skel, seconds);
   /* 64-bit stamps as strings: JSON numbers lose precision above 2^53. */
-  printf("{\"injected\":%llu,\"failed\":%llu,\"seconds\":%.6f,\"mapId\":%u,\"startMonoNs\":\"%llu\","
+  printf("{\"injected\":%llu,\"corrupted\":%llu,\"failed\":%llu,\"seconds\":%.6f,\"mapId\":%u,\"startMonoNs\":\"%llu\","
          "\"endMonoNs\":\"%llu\"}\n",
-         (unsigned long long)skel->bss->injected, (unsigned long long)skel->bss->failed, window_s(w), map_id,
+         (unsigned long long)skel->bss->injected, (unsigned long long)skel->bss->corrupted,
+         (unsigned long long)skel->bss->failed, window_s(w), map_id,
          (unsigned long long)w.start_ns, (unsigned long long)w.end_ns);
   injector_bpf__destroy(skel);
   close(ring_fd);
@@ -153,7 +155,7 @@ static void *consume(void *arg) {
 static int run_baseline(double seconds, uint32_t ring_bytes) {
   int ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "bench_ring", 0, 0, ring_bytes, NULL);
   if (ring_fd < 0) die("bpf_map_create", errno);
-  struct injector_bpf *skel = open_injector(ring_fd);
+  struct injector_bpf *skel = open_injector(ring_fd, 0);
   struct consumer c = {0};
   c.rb = ring_buffer__new(ring_fd, count_record, &c, NULL);
   if (!c.rb) die("ring_buffer__new", errno);
@@ -176,7 +178,7 @@ static int run_baseline(double seconds, uint32_t ring_bytes) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: injector sensor SECONDS [MAP_ID] | injector baseline SECONDS [RING_BYTES]\n");
+  fprintf(stderr, "usage: injector sensor SECONDS [MAP_ID [CORRUPT_EVERY]] | injector baseline SECONDS [RING_BYTES]\n");
   exit(2);
 }
 
@@ -184,7 +186,9 @@ int main(int argc, char **argv) {
   if (argc < 3) usage();
   double seconds = strtod(argv[2], NULL);
   if (!(seconds > 0)) usage();
-  if (!strcmp(argv[1], "sensor")) return run_sensor(seconds, argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 0);
+  if (!strcmp(argv[1], "sensor"))
+    return run_sensor(seconds, argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 0,
+                      argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 0);
   if (!strcmp(argv[1], "baseline")) {
     uint32_t bytes = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 8u << 20;
     return run_baseline(seconds, bytes);

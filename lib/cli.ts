@@ -1,20 +1,21 @@
 #!/usr/bin/env node
 // wxwatch: watch this host for dynamic code loading and print one TRC-104 detection per line
 // on stdout (Tracee's JSON, or a line for people). Diagnostics go to stderr.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AlertKind } from './event';
+import { readFilterFile } from './filter-file';
+import { LineOutput, stdoutTarget } from './output/line-output';
 import { detectionJson, toJson } from './output/json';
 import { detectionLine } from './output/text';
-import { CaptureDir } from './output/capture-dir';
-import { RequirementsError } from './privileges';
-import { ProcessSelector } from './filters';
+import { privilegeError, RequirementsError } from './privileges';
+import { parseSelector, ProcessSelector } from './filters';
 import { SensorMode } from './options';
 import { Sensor, SensorStats } from './sensor';
 import { describeFallbacks } from './load-errors';
+import { CaptureDir } from './output/capture-dir';
+import { FileSink } from './output/file-sink';
 import { collectDefaultMetrics } from 'prom-client';
 import { ListenAddress, parseListenAddress, SensorMetrics, sensorMetrics, serveMetrics } from './metrics';
-import { FileSink } from './output/file-sink';
 
 const USAGE = `usage: wxwatch [options]
 
@@ -28,29 +29,38 @@ Watches every process on this host for memory that was writable becoming executa
   --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
   --denied                  also print W->X attempts the kernel refused, as JSON lines
   --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 1048576)
-  --signatures LIST         comma-separated signature IDs to run (default: all): TRC-104
-                            (Tracee's W->X) and WXW-001 (executable alias of writable memory)
   --no-dedup                one finding per transition (default: once per transition kind,
                             region and file per process image)
   --allow KIND=VALUE        ignore matching processes, in the kernel; repeatable. KIND is pid,
                             uid, comm, exe (a path) or cgroup (a /sys/fs/cgroup path or an id)
   --scope KIND=VALUE        watch only matching processes; repeatable
+  --filter-file FILE        JSON {"allow": {...}, "scope": {...}} with lists pids, uids, comms,
+                            exes, cgroups; read at start and again on SIGHUP
+  --signatures LIST         comma-separated signature IDs to run (default: all): TRC-104
+                            (Tracee's W->X) and WXW-001 (executable alias of writable memory)
   --enforce                 refuse W->X (EACCES, in the kernel, BPF LSM) to the processes
-                            --scope names; each refusal is a finding marked blocked
+                            --scope names (everyone is still audited); each refusal is a
+                            finding marked blocked
   --enforce-all             refuse it to every process (but allowlisted ones)
   --capture-bytes N         bytes of newly executable code read per finding, hashed as
                             wxwatch.code.sha256 (multiple of 4096, at most 65536; 0: off)
   --capture-dir DIR         also store each distinct piece of code once, as DIR/SHA256.bin
                             (0600, 256 MiB in all at most)
-  --filter-file FILE        JSON {"allow": {...}, "scope": {...}} with lists pids, uids, comms,
-                            exes, cgroups; read at start and again on SIGHUP
   --output FILE             append output lines to FILE instead of stdout (created 0600, never
                             through a symlink; reopened on SIGHUP, for logrotate)
   --metrics [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics (HOST
                             defaults to 127.0.0.1)
+  --max-output-bytes N      stdout bytes queued for a slow reader before lines are dropped
+                            and counted (default 16777216)
   -h, --help                this text
 
-Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM.`;
+Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM (a second one exits at
+once). Exit codes: 0 stopped, 2 bad arguments, 77 missing privileges or kernel features,
+1 load/attach failure or a failed self-check, 130/143 a second SIGINT/SIGTERM.`;
+
+const DEFAULT_MAX_OUTPUT_BYTES = 16 << 20;
+// On stop, how long a slow stdout gets to take what is queued; the rest is counted as dropped.
+const FLUSH_ON_STOP_MS = 2000;
 
 function fail(message: string, code: number): never {
   process.stderr.write(message.startsWith('wxwatch') ? `${message}\n` : `wxwatch: ${message}\n`);
@@ -68,14 +78,15 @@ function parse() {
         denied: { type: 'boolean', default: false },
         'ring-buffer-bytes': { type: 'string' },
         'no-dedup': { type: 'boolean', default: false },
-        signatures: { type: 'string' },
-        enforce: { type: 'boolean', default: false },
-        'capture-bytes': { type: 'string' },
-        'capture-dir': { type: 'string' },
-        'enforce-all': { type: 'boolean', default: false },
         allow: { type: 'string', multiple: true, default: [] },
         scope: { type: 'string', multiple: true, default: [] },
         'filter-file': { type: 'string' },
+        'max-output-bytes': { type: 'string' },
+        signatures: { type: 'string' },
+        enforce: { type: 'boolean', default: false },
+        'enforce-all': { type: 'boolean', default: false },
+        'capture-bytes': { type: 'string' },
+        'capture-dir': { type: 'string' },
         output: { type: 'string' },
         metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -92,7 +103,7 @@ const SELECTOR_FIELD = { pid: 'pids', uid: 'uids', comm: 'comms', exe: 'exes', c
 
 /** KIND=VALUE flags into a selector; numbers where the kind takes numbers. */
 function selectorFromFlags(flags: string[], option: string): ProcessSelector {
-  const out: Record<string, Array<string | number>> = {};
+  const out: Record<string, Array<string | number | bigint>> = {};
   for (const flag of flags) {
     const eq = flag.indexOf('=');
     const kind = flag.slice(0, eq) as keyof typeof SELECTOR_FIELD;
@@ -102,43 +113,51 @@ function selectorFromFlags(flags: string[], option: string): ProcessSelector {
     }
     const numeric = kind === 'pid' || kind === 'uid' || (kind === 'cgroup' && /^\d+$/.test(value));
     if (numeric && !/^\d+$/.test(value)) throw new TypeError(`--${option} ${kind} must be a number; got "${value}"`);
-    (out[SELECTOR_FIELD[kind]] ??= []).push(numeric ? Number(value) : value);
+    const parsed = kind === 'cgroup' && numeric ? BigInt(value) : numeric ? Number(value) : value;
+    (out[SELECTOR_FIELD[kind]] ??= []).push(parsed);
   }
-  return out as ProcessSelector;
+  return parseSelector(out, `--${option}`);
 }
 
-function merge(a: ProcessSelector, b: ProcessSelector | undefined): ProcessSelector {
+/** Both selectors checked on their own first, so that a string is never spread into letters. */
+function merge(a: ProcessSelector, b: ProcessSelector): ProcessSelector {
   const out: Record<string, unknown[]> = { ...(a as Record<string, unknown[]>) };
-  for (const [k, v] of Object.entries(b ?? {})) out[k] = [...(out[k] ?? []), ...(v as unknown[])];
+  for (const [k, v] of Object.entries(b)) out[k] = [...(out[k] ?? []), ...(v as unknown[])];
   return out as ProcessSelector;
 }
 
-function readFilterFile(file: string): { allow?: ProcessSelector; scope?: ProcessSelector } {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new TypeError(`${file}: expected a JSON object`);
-  const { allow, scope, ...rest } = parsed as Record<string, unknown>;
-  if (Object.keys(rest).length) throw new TypeError(`${file}: unknown field "${Object.keys(rest)[0]}" (known: allow, scope)`);
-  return { allow: allow as ProcessSelector, scope: scope as ProcessSelector };
-}
-
-function summary(s: SensorStats): string {
+function summary(s: SensorStats, outputDropped: number): string {
   return (
     `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
-    `in flight ${s.inFlight}, batches ${s.batches}; degraded ${s.degraded} (prev unknown), ` +
-    `no state ${s.noState}, oversized ranges ${s.vmaTruncated}; findings ${s.findings}` +
+    `malformed ${s.malformed}, in flight ${s.inFlight}, batches ${s.batches}; ` +
+    `degraded ${s.degraded} (prev unknown), no state ${s.noState}, oversized ranges ${s.vmaTruncated}; ` +
+    `findings ${s.findings}` +
     Object.entries(s.findingsBySignature).map(([id, n]) => ` ${id} ${n}`).join(',') +
-    `, alerts ${s.alerts}, denied ${s.denied}`
+    `, alerts ${s.alerts}, denied ${s.denied}, dropped ${s.dropped + outputDropped}`
   );
 }
 
+function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) fail(`--${name} must be a positive integer, got "${value}"`, 2);
+  return Number(value);
+}
+
+/** Where output lines go: stdout (bounded, EPIPE-aware), or --output's file. */
+interface Output {
+  line(line: string): void;
+  finish(ms: number): Promise<unknown>;
+  readonly dropped: number;
+}
+
 /** --output FILE: the sink, reopened on SIGHUP; failures are reported on stderr and counted. */
-function openOutput(file: string, sensor: Sensor, metrics: SensorMetrics | undefined): FileSink {
+function fileOutput(file: string, metrics: SensorMetrics | undefined, say: (line: string) => void): Output {
   let sink: FileSink;
   try {
     sink = new FileSink(file, {
       onDrop: (lines, err, first) => {
         metrics?.outputDropped('file', lines);
-        if (first) process.stderr.write(`wxwatch: --output ${file}: write failed (${err.code ?? err.message}); dropping lines until it works again\n`);
+        if (first) say(`--output ${file}: write failed (${err.code ?? err.message}); dropping lines until it works again`);
       },
     });
   } catch (err) {
@@ -146,13 +165,23 @@ function openOutput(file: string, sensor: Sensor, metrics: SensorMetrics | undef
   }
   process.on('SIGHUP', () => {
     const err = sink.reopen();
-    if (err) process.stderr.write(`wxwatch: SIGHUP: kept writing the old ${file}: ${err.message}\n`);
+    if (err) say(`SIGHUP: kept writing the old ${file}: ${err.message}`);
   });
-  sensor.on('close', () => {
-    sink.close();
-    if (sink.dropped) process.stderr.write(`wxwatch: --output ${file}: ${sink.dropped} lines dropped (last error ${sink.lastError?.code})\n`);
-  });
-  return sink;
+  return {
+    line: (line) => sink.write(line),
+    finish: async () => sink.close(),
+    get dropped() {
+      return sink.dropped;
+    },
+  };
+}
+
+/** The exit code for a start failure: 77 for privileges and kernel features, else 1. */
+function startFailure(err: unknown): never {
+  if (err instanceof RequirementsError) fail(err.message, 77);
+  const denied = privilegeError(err);
+  if (denied) fail(denied.message, 77);
+  fail((err as Error).message, 1);
 }
 
 async function main(): Promise<void> {
@@ -161,12 +190,17 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // stderr gone (EPIPE) must not become an uncaught exception either.
+  process.stderr.on('error', () => {});
+  const say = (line: string) => process.stderr.write(`wxwatch: ${line.replace(/^wxwatch: /, '')}\n`);
   if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
-  const ringBufferBytes = args['ring-buffer-bytes'] === undefined ? undefined : Number(args['ring-buffer-bytes']);
+  const ringBufferBytes = numberFlag('ring-buffer-bytes', args['ring-buffer-bytes']);
+  const maxOutputBytes = numberFlag('max-output-bytes', args['max-output-bytes']) ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const captureBytes = numberFlag('capture-bytes', args['capture-bytes']);
 
   const filterFile = args['filter-file'];
   const filters = () => {
-    const fromFile = filterFile ? readFilterFile(filterFile) : {};
+    const fromFile = filterFile ? readFilterFile(filterFile) : { allow: {}, scope: {} };
     return {
       allow: merge(selectorFromFlags(args.allow, 'allow'), fromFile.allow),
       scope: merge(selectorFromFlags(args.scope, 'scope'), fromFile.scope),
@@ -174,6 +208,8 @@ async function main(): Promise<void> {
   };
 
   let sensor: Sensor;
+  let listen: ListenAddress | undefined;
+  let captures: CaptureDir | undefined;
   try {
     sensor = new Sensor({
       mode: args.mode as SensorMode,
@@ -182,93 +218,97 @@ async function main(): Promise<void> {
       denied: args.denied,
       dedup: !args['no-dedup'],
       enforce: args['enforce-all'] ? 'all' : args.enforce,
-      captureBytes: args['capture-bytes'] === undefined ? undefined : Number(args['capture-bytes']),
+      captureBytes,
       signatures: args.signatures === undefined ? undefined : args.signatures.split(',').map((x) => x.trim()),
       ...filters(),
     });
-  } catch (err) {
-    fail((err as Error).message, 2);
-  }
-
-  let listen: ListenAddress | undefined;
-  try {
     listen = args.metrics === undefined ? undefined : parseListenAddress(args.metrics);
-  } catch (err) {
-    fail((err as Error).message, 2);
-  }
-  const metrics = listen ? sensorMetrics(sensor) : undefined;
-  const sink = args.output ? openOutput(args.output, sensor, metrics) : undefined;
-  let captures: CaptureDir | undefined;
-  try {
     captures = args['capture-dir'] ? new CaptureDir(args['capture-dir']) : undefined;
   } catch (err) {
     fail((err as Error).message, 2);
   }
-  if (captures) sensor.on('finding', (f) => captures.store(f));
-  const out = sink ? (line: string) => sink.write(line) : (line: string) => process.stdout.write(`${line}\n`);
+
+  const metrics = listen ? sensorMetrics(sensor) : undefined;
+  const output: Output = args.output
+    ? fileOutput(args.output, metrics, say)
+    : new LineOutput(stdoutTarget(), maxOutputBytes, {
+        closed: () => stop('stdout closed'),
+        report: (message) => say(`stdout: ${message}`),
+      });
+  const out = (line: string) => output.line(line);
   const json = { parseArguments: args['parse-arguments'] };
+  if (captures) {
+    const dir = captures;
+    sensor.on('finding', (f) => dir.store(f));
+  }
   sensor.on('finding', (f) => out(args.format === 'text' ? detectionLine(f) : detectionJson(f, json)));
-  sensor.on('alert', (e) => out(toJson(e.toJSON())));
-  sensor.on('denied', (e) => out(toJson(e.toJSON())));
-  sensor.on('lost', ({ lost, total }) => process.stderr.write(`wxwatch: lost ${lost} records (ring buffer full; ${total} in all)\n`));
+  sensor.on('alert', (e) => out(toJson(e)));
+  sensor.on('denied', (e) => out(toJson(e)));
+  sensor.on('lost', ({ lost, total }) => say(`lost ${lost} records (ring buffer full; ${total} in all)`));
   sensor.on('degraded', ({ degraded, noState }) =>
-    process.stderr.write(
-      `wxwatch: ${degraded} changes judged inexactly (flagged prevProtUnknown)` +
-        (noState ? `, ${noState} calls not judged (no state could be stored)` : '') +
-        '\n',
+    say(
+      `${degraded} changes judged inexactly (flagged prevProtUnknown)` +
+        (noState ? `, ${noState} calls not judged (no state could be stored)` : ''),
     ),
   );
-  sensor.on('error', (err) => process.stderr.write(`wxwatch: ${err.message}\n`));
+  sensor.on('error', (err) => say(err.message));
 
   let mode = '';
   try {
     const started = sensor.start();
     mode = started.mode;
     const why = started.fallbacks.length ? ` (${describeFallbacks(started.fallbacks)})` : '';
-    process.stderr.write(`wxwatch: mode ${mode}${why}\n`);
+    say(`mode ${mode}${why}`);
     metrics?.setMode(mode);
   } catch (err) {
-    if (err instanceof RequirementsError) fail(err.message, 77);
-    fail((err as Error).message, 1);
+    startFailure(err);
   }
   // Watching nothing must not look like watching: prove the path before saying so.
   try {
     const { latencyMs } = await sensor.selfCheck();
-    process.stderr.write(`wxwatch: self-check passed (a test W→X seen in ${latencyMs} ms)\n`);
+    say(`self-check passed (a test W→X seen in ${latencyMs} ms)`);
   } catch (err) {
     await sensor.close();
     fail(`${(err as Error).message} (mode ${mode}); not watching`, 1);
   }
-  process.stderr.write(`wxwatch: attached; watching mprotect, pkey_mprotect, mmap and shmat (every ABI) (pid ${process.pid})\n`);
+  say(`attached; watching mprotect, pkey_mprotect, mmap and shmat (every ABI) (pid ${process.pid})`);
   if (metrics && listen) {
     collectDefaultMetrics({ register: metrics.registry });
     serveMetrics(metrics.registry, listen).then(
-      ({ url }) => process.stderr.write(`wxwatch: metrics at ${url}\n`),
+      ({ url }) => say(`metrics at ${url}`),
       (err: Error) => fail(`--metrics ${args.metrics}: ${err.message}`, 1),
     );
   }
 
   let stopping = false;
-  const stop = (signal: string) => {
+  function stop(why: string): void {
     if (stopping) return;
     stopping = true;
-    void sensor.close().then((stats) => {
-      process.stderr.write(`wxwatch: ${signal}: stopped; ${summary(stats)}\n`);
-      // Exit once stdout has taken everything written so far.
-      process.stdout.write('', () => process.exit(0));
+    void sensor.close().then(async (stats) => {
+      await output.finish(FLUSH_ON_STOP_MS);
+      say(`${why}: stopped; ${summary(stats, output.dropped)}`);
+      process.exit(0);
     });
+  }
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (!stopping) return stop(signal);
+    // A second signal: the user does not want to wait for the drain or a slow stdout.
+    say(`${signal} again: exiting now; ${summary(sensor.stats(), output.dropped)}`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
-  // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters.
+  // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters:
+  // everything is read, checked and encoded before anything reaches the kernel.
   process.on('SIGHUP', () => {
     try {
       sensor.setFilters(filters());
-      process.stderr.write('wxwatch: SIGHUP: filters reloaded\n');
+      say('SIGHUP: filters reloaded');
     } catch (err) {
-      process.stderr.write(`wxwatch: SIGHUP: filters unchanged: ${(err as Error).message}\n`);
+      const state = (err as { halfApplied?: boolean }).halfApplied ? 'reload failed' : 'filters unchanged';
+      say(`SIGHUP: ${state}: ${(err as Error).message}`);
     }
   });
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
 }
 
 void main();

@@ -1,18 +1,20 @@
 // Allowlists (processes to ignore) and scopes (the only processes to watch), encoded for the
 // kernel's filter maps (bpf/wxwatch.h, enum wx_filter_kind). Paths are resolved here, once:
 // the kernel matches an executable by device and inode, a cgroup by its id.
-import { statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 
 export interface ProcessSelector {
-  /** Process ids (thread group ids, as on the host). */
+  /** Process ids (thread group ids, as on the host), 1 to 4194304. */
   pids?: number[];
+  /** 0 to 4294967294 (-1 is no uid). */
   uids?: number[];
-  /** Process names (comm), at most 15 bytes. */
+  /** Process names (comm), 1 to 15 bytes, no NUL. */
   comms?: string[];
-  /** cgroup v2 directories (e.g. /sys/fs/cgroup/system.slice/x.service) or cgroup ids; a
-   * cgroup covers everything nested under it. */
+  /** cgroup v2 directories (a directory under a cgroup2 mount, e.g.
+   * /sys/fs/cgroup/system.slice/x.service) or cgroup ids; a cgroup covers everything nested
+   * under it. */
   cgroups?: Array<string | bigint | number>;
-  /** Executable paths; matched by the file they name now (device and inode). */
+  /** Paths of executable regular files; matched by the file they name now (device, inode). */
   exes?: string[];
 }
 
@@ -22,6 +24,9 @@ const ACT_WATCH = 2;
 const COMM_LEN = 16;
 const MAX_ENTRIES = 4096;
 const SELECTOR_KEYS = new Set(['pids', 'uids', 'comms', 'cgroups', 'exes']);
+const PID_MAX_LIMIT = 4194304; // the kernel's ceiling for pid_max
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const KEY_SIZE: Record<number, number> = { 0: 4, 1: 4, 2: COMM_LEN, 3: 8, 4: 16 };
 
 export interface NativeFilterSet {
   kind: number;
@@ -36,15 +41,60 @@ export interface NativeFilterConfig {
 
 type Key = Uint8Array;
 
-function list<T>(what: string, value: unknown, check: (x: unknown) => x is T): T[] {
+// Entries of the wrong type are a TypeError; of the right type but out of range, a RangeError.
+function list<T>(what: string, value: unknown, check: (x: unknown) => x is T, rule: string, type: (x: unknown) => boolean): T[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new TypeError(`wxwatch: ${what} must be an array`);
-  for (const x of value) if (!check(x)) throw new TypeError(`wxwatch: ${what}: invalid entry ${String(x)}`);
+  // A string where a list belongs is refused, never read as a list of its letters.
+  if (!Array.isArray(value)) throw new TypeError(`wxwatch: ${what} must be an array of ${rule}, got ${describe(value)}`);
   if (value.length > MAX_ENTRIES) throw new RangeError(`wxwatch: ${what}: at most ${MAX_ENTRIES} entries`);
-  return value as T[];
+  for (const x of value) {
+    if (check(x)) continue;
+    const message = `wxwatch: ${what}: invalid entry ${describe(x)} (expected ${rule})`;
+    throw type(x) ? new RangeError(message) : new TypeError(message);
+  }
+  return [...value] as T[];
 }
 
-const isU32 = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xffffffff;
+function describe(x: unknown): string {
+  if (typeof x === 'string') return JSON.stringify(x);
+  if (typeof x === 'bigint') return `${x}n`;
+  if (Array.isArray(x)) return 'an array';
+  return x === null || typeof x !== 'object' ? String(x) : 'an object';
+}
+
+const isPid = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= PID_MAX_LIMIT;
+const isUid = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0 && (x as number) < 0xffffffff;
+const isComm = (x: unknown): x is string =>
+  typeof x === 'string' && !x.includes('\0') && Buffer.byteLength(x) >= 1 && Buffer.byteLength(x) < COMM_LEN;
+const isPath = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && !x.includes('\0');
+const isNumber = (x: unknown) => typeof x === 'number';
+const isString = (x: unknown) => typeof x === 'string';
+const isCgroup = (x: unknown): x is string | bigint | number =>
+  isPath(x) ||
+  (typeof x === 'bigint' && x >= 1n && x < 1n << 64n) ||
+  (Number.isSafeInteger(x) && (x as number) >= 1);
+
+/**
+ * Checks a selector's shape and types (the same rules for the API, the CLI and the filter file)
+ * and returns a copy. Paths are checked when encoded.
+ */
+export function parseSelector(value: unknown, what: string): ProcessSelector {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`wxwatch: ${what} must be an object with lists ${[...SELECTOR_KEYS].join(', ')}, got ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!SELECTOR_KEYS.has(key)) throw new TypeError(`wxwatch: ${what}: unknown field "${key}" (known: ${[...SELECTOR_KEYS].join(', ')})`);
+  }
+  const s = value as Record<string, unknown>;
+  const out: ProcessSelector = {};
+  if (s.pids !== undefined) out.pids = list(`${what}.pids`, s.pids, isPid, `pids from 1 to ${PID_MAX_LIMIT}`, isNumber);
+  if (s.uids !== undefined) out.uids = list(`${what}.uids`, s.uids, isUid, 'uids from 0 to 4294967294', isNumber);
+  if (s.comms !== undefined) out.comms = list(`${what}.comms`, s.comms, isComm, `process names of 1 to ${COMM_LEN - 1} bytes`, isString);
+  if (s.cgroups !== undefined) out.cgroups = list(`${what}.cgroups`, s.cgroups, isCgroup, 'cgroup v2 directories or ids', (x) => isNumber(x) || isString(x) || typeof x === 'bigint');
+  if (s.exes !== undefined) out.exes = list(`${what}.exes`, s.exes, isPath, 'paths of executables', isString);
+  return out;
+}
 
 function u32Key(v: number): Key {
   const k = new Uint8Array(4);
@@ -59,12 +109,8 @@ function u64Key(v: bigint): Key {
 }
 
 function commKey(name: string): Key {
-  const bytes = Buffer.from(name);
-  if (bytes.length === 0 || bytes.length >= COMM_LEN) {
-    throw new RangeError(`wxwatch: comms: "${name}" must be 1 to ${COMM_LEN - 1} bytes (the kernel's comm length)`);
-  }
   const k = new Uint8Array(COMM_LEN);
-  k.set(bytes);
+  k.set(Buffer.from(name));
   return k;
 }
 
@@ -86,6 +132,7 @@ function statOf(what: string, path: string) {
 
 function exeKey(path: string): Key {
   const st = statOf('exes', path);
+  if (!st.isFile() || (st.mode & 0o111n) === 0n) throw new Error(`wxwatch: exes: ${path} is not an executable file`);
   const k = new Uint8Array(16);
   const v = new DataView(k.buffer);
   v.setUint32(0, kernelDev(st.dev), true);
@@ -94,26 +141,28 @@ function exeKey(path: string): Key {
 }
 
 function cgroupKey(c: string | bigint | number): Key {
-  if (typeof c === 'string') return u64Key(statOf('cgroups', c).ino); // cgroup v2 id = inode number
-  if (typeof c === 'number' && !Number.isSafeInteger(c)) throw new TypeError(`wxwatch: cgroups: invalid id ${c}`);
-  return u64Key(BigInt(c));
+  if (typeof c !== 'string') return u64Key(BigInt(c));
+  const st = statOf('cgroups', c);
+  let type = 0;
+  try {
+    type = statfsSync(c).type;
+  } catch {
+    // a file stat() can see but statfs() cannot: refused below
+  }
+  if (!st.isDirectory() || type !== CGROUP2_SUPER_MAGIC) {
+    throw new Error(`wxwatch: cgroups: ${c} is not a cgroup v2 directory (a directory under a cgroup2 mount)`);
+  }
+  return u64Key(st.ino); // cgroup v2 id = inode number
 }
 
 function keysOf(selector: ProcessSelector | undefined, what: string): Map<number, Key[]> {
-  const s = selector ?? {};
-  if (typeof s !== 'object' || s === null) throw new TypeError(`wxwatch: ${what} must be an object`);
-  for (const key of Object.keys(s)) {
-    if (!SELECTOR_KEYS.has(key)) throw new TypeError(`wxwatch: ${what}: unknown field "${key}" (known: ${[...SELECTOR_KEYS].join(', ')})`);
-  }
-  const isString = (x: unknown): x is string => typeof x === 'string';
-  const isCgroup = (x: unknown): x is string | bigint | number =>
-    typeof x === 'string' || typeof x === 'bigint' || Number.isInteger(x);
+  const s = parseSelector(selector, what);
   return new Map<number, Key[]>([
-    [FILTER_KIND.pid, list(`${what}.pids`, s.pids, isU32).map(u32Key)],
-    [FILTER_KIND.uid, list(`${what}.uids`, s.uids, isU32).map(u32Key)],
-    [FILTER_KIND.comm, list(`${what}.comms`, s.comms, isString).map(commKey)],
-    [FILTER_KIND.cgroup, list(`${what}.cgroups`, s.cgroups, isCgroup).map(cgroupKey)],
-    [FILTER_KIND.exe, list(`${what}.exes`, s.exes, isString).map(exeKey)],
+    [FILTER_KIND.pid, (s.pids ?? []).map(u32Key)],
+    [FILTER_KIND.uid, (s.uids ?? []).map(u32Key)],
+    [FILTER_KIND.comm, (s.comms ?? []).map(commKey)],
+    [FILTER_KIND.cgroup, (s.cgroups ?? []).map(cgroupKey)],
+    [FILTER_KIND.exe, (s.exes ?? []).map(exeKey)],
   ]);
 }
 
@@ -139,4 +188,25 @@ export function encodeFilters(
     sets.push({ kind, keys: new Uint8Array(keys), actions: Uint8Array.from(entries.values()) });
   }
   return { sets, config };
+}
+
+/**
+ * Each kind's entries of both encodings (b's action wins): what the kernel holds while a change
+ * moves from a to b. Null if a kind would exceed the map's size.
+ */
+export function unionSets(a: NativeFilterSet[], b: NativeFilterSet[]): NativeFilterSet[] | null {
+  const out: NativeFilterSet[] = [];
+  for (const kind of Object.values(FILTER_KIND)) {
+    const size = KEY_SIZE[kind];
+    const entries = new Map<string, number>();
+    for (const set of [...a, ...b].filter((x) => x.kind === kind)) {
+      for (let i = 0; i < set.actions.length; i++) {
+        entries.set(Buffer.from(set.keys.subarray(i * size, (i + 1) * size)).toString('hex'), set.actions[i]);
+      }
+    }
+    if (entries.size > MAX_ENTRIES) return null;
+    const keys = Buffer.concat([...entries.keys()].map((hex) => Buffer.from(hex, 'hex')));
+    out.push({ kind, keys: new Uint8Array(keys), actions: Uint8Array.from(entries.values()) });
+  }
+  return out;
 }

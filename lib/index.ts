@@ -1,6 +1,7 @@
 // wxwatch: a dynamic-code-loading (W→X) sensor for Node.js. The public API.
 export { Sensor } from './sensor';
-export type { SensorStats, SensorEvents, RecordBatch } from './sensor';
+export type { SensorStats, SensorEvents, RecordBatch, FindingsOptions } from './sensor';
+export { Detection } from './finding';
 export type { SensorOptions, SensorMode } from './options';
 export type { ProcessSelector } from './filters';
 export { MemProtAlert, decodeBatch } from './mem-prot-alert';

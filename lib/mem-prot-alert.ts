@@ -14,6 +14,7 @@ import {
 } from './event';
 import { createHash } from 'node:crypto';
 import { containerIdFromCgroup, podUidFromCgroup } from './container';
+import { jsonSafe } from './output/json-safe';
 import { ALIGN, COMM_LEN, FIXED_SIZE, FLAG, OFF } from './record-layout';
 
 const utf8 = new TextDecoder('utf-8');
@@ -265,8 +266,13 @@ export class MemProtAlert implements TraceeEvent {
     };
   }
 
-  /** All fields as a plain object, Tracee's order, then wxwatch's extras. */
-  toJSON(): TraceeEvent & { wxwatch: WxwatchExtras } {
+  /** For JSON.stringify: toObject() with 64-bit values as numbers when exact, else strings. */
+  toJSON(): unknown {
+    return jsonSafe(this.toObject());
+  }
+
+  /** All fields as a plain object, Tracee's order, then wxwatch's extras; 64-bit values bigint. */
+  toObject(): TraceeEvent & { wxwatch: WxwatchExtras } {
     return {
       timestamp: this.timestamp,
       threadStartTime: this.threadStartTime,

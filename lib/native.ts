@@ -35,11 +35,14 @@ export interface NativeStats {
   degraded: number;
   drained: number;
   prefiltered: number;
+  /** Records that failed the drainer's validation (size against the ring, string lengths
+   * against the size): counted and skipped, never decoded. */
+  malformed: number;
   batches: number;
 }
 
-/** Called once per batch; the last call has last = true and comes after stop(). */
-export type BatchCallback = (batch: ArrayBuffer | null, records: number, last: boolean) => void;
+/** Called once per batch, until stop()'s promise resolves. Must not throw. */
+export type BatchCallback = (batch: ArrayBuffer | null, records: number) => void;
 
 /** A mode that could not be used, and why. */
 export interface ModeFallback {
@@ -63,8 +66,10 @@ export interface StartInfo {
 }
 
 export interface NativeSensor {
-  start(): StartInfo;
-  stop(): void;
+  /** The only reference to onBatch is the native thread-safe function's, dropped at the end. */
+  start(onBatch: BatchCallback): StartInfo;
+  /** Resolves once the last batch has been delivered and everything native is freed. */
+  stop(): Promise<void>;
   stats(): NativeStats;
   setFilters(filters: NativeFilterSet[], config: NativeFilterConfig): void;
   /** Forks a child that makes one page RW→RX, watched whatever the filters say; its pid. */
@@ -81,7 +86,7 @@ export interface NativeLayout {
 }
 
 interface Addon {
-  NativeSensor: new (options: NativeSensorOptions, onBatch: BatchCallback) => NativeSensor;
+  NativeSensor: new (options: NativeSensorOptions) => NativeSensor;
   layout: NativeLayout;
   bootToEpochNs(): bigint;
 }
@@ -98,8 +103,9 @@ let loaded: Addon | undefined;
  */
 export function loadAddon(): Addon {
   if (loaded) return loaded;
+  // WXWATCH_ADDON names another build (npm run test:asan loads the sanitizer build this way).
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => Addon;
-  const candidate = nodeGypBuild(PACKAGE_ROOT);
+  const candidate: Addon = process.env.WXWATCH_ADDON ? require(process.env.WXWATCH_ADDON) : nodeGypBuild(PACKAGE_ROOT);
   checkLayout(candidate.layout);
   loaded = candidate;
   return loaded;

@@ -1,9 +1,11 @@
 // The embeddable sensor: batches from the addon become mem_prot_alert events, the signature
 // turns them into findings, and everything leaves as typed EventEmitter events.
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter } from 'node:events';
+import { BoundedQueue } from './bounded-queue';
+import { Detection } from './finding';
 import { MemProtAlert, decodeBatch } from './mem-prot-alert';
 import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
-import { encodeFilters, ProcessSelector } from './filters';
+import { encodeFilters, NativeFilterConfig, NativeFilterSet, ProcessSelector, unionSets } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
 import { assertRequirements, bpfLsmActive, RequirementsError } from './privileges';
 import { describeFallbacks } from './load-errors';
@@ -12,12 +14,13 @@ import { FLAG } from './record-layout';
 import { TRC104 } from './signatures/trc104';
 
 /**
- * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost, or
- * is still on its way (inFlight; 0 once close() has resolved):
- * seen == emitted + filtered + suppressed + lost + inFlight.
+ * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost,
+ * malformed, or is still on its way (inFlight; 0 once close() has resolved):
+ * seen == emitted + filtered + suppressed + lost + malformed + inFlight.
+ * Past emitted, a finding an async iterator had no room for is counted in dropped.
  */
 export interface SensorStats extends NativeStats {
-  /** Records delivered to JavaScript (drained and passed the alert-kind prefilter). */
+  /** Records delivered to JavaScript (drained, well formed, passed the alert-kind prefilter). */
   emitted: number;
   /** Records written to the ring that JavaScript has not received yet. */
   inFlight: number;
@@ -26,7 +29,17 @@ export interface SensorStats extends NativeStats {
   findingsBySignature: Record<string, number>;
   alerts: number;
   denied: number;
+  /** Findings an async iterator had no room for (its consumer fell behind by maxQueued). */
+  dropped: number;
   listenerErrors: number;
+  /** Batches whose delivery failed past the listeners (e.g. a decoding error): skipped. */
+  deliveryErrors: number;
+}
+
+export interface FindingsOptions {
+  /** Findings queued for a consumer that has not read them yet; past it they are dropped and
+   * counted (stats().dropped, the 'dropped' event). Default 4096. */
+  maxQueued?: number;
 }
 
 /** A raw batch, for consumers that want records without per-event objects. */
@@ -45,6 +58,8 @@ export interface SensorEvents {
   /** Changes judged inexactly (flagged prevProtUnknown, still delivered) or not at all (no
    * state could be stored for the call): how many since the last report, and in all. */
   degraded: [info: { degraded: number; noState: number; total: { degraded: number; noState: number } }];
+  /** Findings dropped because an async iterator was full, at most every 100 ms. */
+  dropped: [info: { dropped: number; total: number }];
   error: [error: Error];
   close: [stats: SensorStats];
 }
@@ -52,6 +67,10 @@ export interface SensorEvents {
 type State = 'idle' | 'running' | 'closing' | 'closed';
 
 const LOSS_CHECK_MS = 100;
+const DEFAULT_MAX_QUEUED = 4096;
+// A listener that throws on every event gets one warning with a stack, then a count at most this
+// often: a flood of findings must not become a flood of stderr.
+const WARN_EVERY_MS = 10_000;
 
 type NativeStartError = Error & { fallbacks?: ModeFallback[]; phase?: string; errno?: number; libbpfLog?: string };
 
@@ -88,14 +107,18 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private native: NativeSensor | null = null;
   private state: State = 'idle';
   private closed: Promise<SensorStats> | null = null;
-  private resolveClosed: ((stats: SensorStats) => void) | null = null;
-  private counts = { findings: 0, alerts: 0, denied: 0, listenerErrors: 0 };
+  private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0 };
   private findingsBySignature: Record<string, number> = {};
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
   private lostReported = 0;
+  private droppedReported = 0;
   private degradedReported = { degraded: 0, noState: 0 };
   private lostCheckedAt = 0;
+  private lossTimer: NodeJS.Timeout | undefined;
+  private readonly queues = new Set<BoundedQueue<Finding>>();
+  private warnedAt = 0;
+  private unwarned = 0;
 
   private allow: ProcessSelector | undefined;
   private scope: ProcessSelector | undefined;
@@ -120,26 +143,23 @@ export class Sensor extends EventEmitter<SensorEvents> {
     // TRC-104's alert always passes: selfCheck() relies on it whatever signatures run.
     for (const kind of [...o.alertKinds, ...TRC104.alertKinds, ...o.signatures.flatMap((s) => s.alertKinds)]) mask |= 1 << kind;
     for (const flag of o.signatures.flatMap((s) => s.recordFlags ?? [])) flagMask |= FLAG[flag];
-    const native = new addon.NativeSensor(
-      {
-        modes: nativeModes(o.mode, o.enforce),
-        enforce: o.enforce,
-        ringBytes: o.ringBufferBytes,
-        captureBytes: o.captureBytes,
-        alertMask: mask,
-        flagMask,
-        batchBytes: o.batchBytes,
-        drainIntervalMs: o.drainIntervalMs,
-        emitDenied: o.denied,
-        dedup: o.dedup,
-        filters: o.filters,
-        filterConfig: o.filterConfig,
-      },
-      (buffer, records, last) => this.onBatch(buffer, records, last),
-    );
+    const native = new addon.NativeSensor({
+      modes: nativeModes(o.mode, o.enforce),
+      enforce: o.enforce,
+      ringBytes: o.ringBufferBytes,
+      captureBytes: o.captureBytes,
+      alertMask: mask,
+      flagMask,
+      batchBytes: o.batchBytes,
+      drainIntervalMs: o.drainIntervalMs,
+      emitDenied: o.denied,
+      dedup: o.dedup,
+      filters: o.filters,
+      filterConfig: o.filterConfig,
+    });
     let info: StartInfo;
     try {
-      info = native.start();
+      info = native.start((buffer, records) => this.onBatch(buffer, records));
     } catch (err) {
       if (o.enforce) throw enforceUnavailable(err as NativeStartError);
       throw noModeAvailable(o.mode, err as NativeStartError);
@@ -149,17 +169,27 @@ export class Sensor extends EventEmitter<SensorEvents> {
     return info;
   }
 
-  /** Stops, delivers what is still pending, detaches everything; resolves with the final stats. */
+  /** Stops, delivers what is still pending, detaches everything; resolves with the final stats.
+   * Always resolves. */
   close(): Promise<SensorStats> {
     if (this.closed) return this.closed;
     if (this.state === 'idle') {
       this.state = 'closed';
       this.closed = Promise.resolve(this.stats());
+      this.endQueues();
       return this.closed;
     }
     this.state = 'closing';
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.native?.stop();
+    let stopped: Promise<void>;
+    try {
+      stopped = this.native!.stop();
+    } catch (err) {
+      stopped = Promise.reject(err);
+    }
+    this.closed = stopped.then(
+      () => this.finish(),
+      () => this.finish(),
+    );
     return this.closed;
   }
 
@@ -201,10 +231,27 @@ export class Sensor extends EventEmitter<SensorEvents> {
     this.setFilters({ allow: this.allow, scope });
   }
 
-  /** Replaces both; nothing changes if either is invalid. */
+  /**
+   * Replaces both. Everything is validated and encoded before any native call, so invalid
+   * filters change nothing. In the kernel, entries are added before the config switches and
+   * stale ones go after it: a narrowing scope never filters everything in between.
+   */
   setFilters(filters: { allow?: ProcessSelector; scope?: ProcessSelector }): void {
     const { sets, config } = encodeFilters(filters.allow, filters.scope);
-    if (this.state === 'running') this.native!.setFilters(sets, config);
+    if (this.state === 'running') {
+      const before = { sets: this.options.filters, config: this.options.filterConfig };
+      try {
+        applyFilters(this.native!, before, { sets, config });
+      } catch (err) {
+        // Put the old lists back (what the kernel held before); the caller hears why.
+        try {
+          this.native!.setFilters(before.sets, before.config);
+        } catch (restoreErr) {
+          throw Object.assign(new Error(`wxwatch: filters half applied: ${(err as Error).message}; restoring failed: ${(restoreErr as Error).message}`), { cause: err, halfApplied: true });
+        }
+        throw err;
+      }
+    }
     this.allow = filters.allow;
     this.scope = filters.scope;
     this.options.filters = sets;
@@ -222,38 +269,79 @@ export class Sensor extends EventEmitter<SensorEvents> {
       degraded: 0,
       drained: 0,
       prefiltered: 0,
+      malformed: 0,
       batches: 0,
     };
-    const emitted = n.drained - n.prefiltered;
+    const emitted = n.drained - n.prefiltered - n.malformed;
     // In-kernel filters and the native alert-kind prefilter are both "filtered".
     const filtered = n.filtered + n.prefiltered;
-    const inFlight = n.seen - emitted - filtered - n.suppressed - n.lost;
+    const inFlight = n.seen - emitted - filtered - n.suppressed - n.lost - n.malformed;
     return { ...n, emitted, filtered, inFlight, ...this.counts, findingsBySignature: { ...this.findingsBySignature } };
   }
 
-  /** Findings as an async iterator; it ends when the sensor closes. */
-  async *findings(): AsyncGenerator<Finding> {
-    for await (const [finding] of on(this, 'finding', { close: ['close'] })) yield finding as Finding;
+  /**
+   * Findings as an async iterator, from this call on; it ends when the sensor closes. Each
+   * iterator has its own bounded queue: a consumer that falls behind by maxQueued loses the
+   * newest findings, counted in stats().dropped, never memory without bound.
+   */
+  findings(options: FindingsOptions = {}): AsyncIterableIterator<Finding> {
+    const max = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (!Number.isInteger(max) || max < 1 || max > 1 << 24) {
+      throw new RangeError(`wxwatch: maxQueued must be an integer between 1 and ${1 << 24}, got ${String(max)}`);
+    }
+    const queue: BoundedQueue<Finding> = new BoundedQueue<Finding>(max, () => this.queues.delete(queue));
+    this.queues.add(queue);
+    if (this.state === 'closed') queue.end();
+    return queue;
   }
 
-  [Symbol.asyncIterator](): AsyncGenerator<Finding> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Finding> {
     return this.findings();
   }
 
-  private onBatch(buffer: ArrayBuffer | null, records: number, last: boolean): void {
-    if (buffer && records) this.dispatch(buffer, records);
+  // Called by the addon once per batch. Nothing may escape from here: it would surface as an
+  // uncaught exception on the JS thread.
+  private onBatch(buffer: ArrayBuffer | null, records: number): void {
+    try {
+      if (buffer && records) this.dispatch(buffer, records);
+    } catch (err) {
+      this.counts.deliveryErrors++;
+      this.reportThrow('batch delivery', err);
+    }
     // The counters are per-CPU map reads (syscalls): look at most every 100 ms, and at the end.
+    // A batch inside the window leaves a timer, so that the last change of a burst is reported
+    // even when no batch follows it.
     const now = Date.now();
-    if (last || now - this.lostCheckedAt >= LOSS_CHECK_MS) {
+    if (now - this.lostCheckedAt >= LOSS_CHECK_MS) {
       this.lostCheckedAt = now;
       this.reportLosses();
+    } else if (!this.lossTimer) {
+      this.lossTimer = setTimeout(() => {
+        this.lossTimer = undefined;
+        if (this.state !== 'running') return;
+        this.lostCheckedAt = Date.now();
+        this.reportLosses();
+      }, LOSS_CHECK_MS - (now - this.lostCheckedAt));
+      this.lossTimer.unref();
     }
-    if (last) {
-      this.state = 'closed';
-      const stats = this.stats();
-      this.resolveClosed?.(stats);
-      this.deliver('close', stats);
+  }
+
+  private finish(): SensorStats {
+    this.state = 'closed';
+    try {
+      this.reportLosses();
+    } catch {
+      // reportLosses delivers through callEach, which catches; stats() failing leaves the books as they are
     }
+    const stats = this.stats();
+    this.endQueues();
+    this.flushWarnings();
+    this.deliver('close', stats);
+    return stats;
+  }
+
+  private endQueues(): void {
+    for (const queue of [...this.queues]) queue.end();
   }
 
   private dispatch(buffer: ArrayBuffer, records: number): void {
@@ -263,9 +351,11 @@ export class Sensor extends EventEmitter<SensorEvents> {
     }
     // Listener lists are read once per batch, and records become objects only for someone.
     const onFinding = this.listenersOf('finding');
+    const queues = this.queues.size ? [...this.queues] : [];
+    const wantFindings = onFinding.length > 0 || queues.length > 0;
     const onAlert = this.options.alertKinds.size ? this.listenersOf('alert') : [];
     const onDenied = this.listenersOf('denied');
-    if (!onFinding.length && !onAlert.length && !onDenied.length && !this.probes.size) return;
+    if (!wantFindings && !onAlert.length && !onDenied.length && !this.probes.size) return;
     for (const event of decodeBatch(buffer, records, offset)) {
       const probe = this.probes.size ? this.probes.get(event.hostProcessId) : undefined;
       if (probe) {
@@ -281,13 +371,15 @@ export class Sensor extends EventEmitter<SensorEvents> {
         this.counts.alerts++;
         this.callEach('alert', onAlert, event);
       }
-      if (!onFinding.length) continue;
+      if (!wantFindings) continue;
       for (const signature of this.options.signatures) {
         if (!signature.matches(event)) continue;
         const id = signature.metadata.ID;
         this.counts.findings++;
         this.findingsBySignature[id] = (this.findingsBySignature[id] ?? 0) + 1;
-        this.callEach('finding', onFinding, { SigMetadata: signature.metadata, Event: event, Data: null });
+        const finding = new Detection(signature.metadata, event);
+        this.callEach('finding', onFinding, finding);
+        for (const queue of queues) if (!queue.push(finding)) this.counts.dropped++;
       }
     }
   }
@@ -308,6 +400,12 @@ export class Sensor extends EventEmitter<SensorEvents> {
         noState: n.noState - before.noState,
         total: { ...this.degradedReported },
       });
+    }
+    const dropped = this.counts.dropped;
+    if (dropped > this.droppedReported) {
+      const delta = dropped - this.droppedReported;
+      this.droppedReported = dropped;
+      this.deliver('dropped', { dropped: delta, total: dropped });
     }
   }
 
@@ -331,10 +429,46 @@ export class Sensor extends EventEmitter<SensorEvents> {
         listener.apply(this, args);
       } catch (err) {
         this.counts.listenerErrors++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        if (event !== 'error' && this.listenerCount('error') > 0) this.deliver('error', error);
-        else process.emitWarning(`wxwatch: a '${String(event)}' listener threw: ${error.stack ?? error.message}`);
+        this.reportThrow(`'${String(event)}' listener`, err, event === 'error');
       }
     }
   }
+
+  /** To 'error' listeners if any (never from an 'error' listener), else as a rate-limited warning. */
+  private reportThrow(where: string, err: unknown, fromErrorListener = false): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (!fromErrorListener && this.listenerCount('error') > 0) {
+      this.deliver('error', error);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.warnedAt < WARN_EVERY_MS) {
+      this.unwarned++;
+      return;
+    }
+    const more = this.unwarned ? ` (and ${this.unwarned} more throws since the last warning)` : '';
+    const detail = this.warnedAt === 0 ? (error.stack ?? error.message) : error.message;
+    this.warnedAt = now;
+    this.unwarned = 0;
+    process.emitWarning(`wxwatch: a ${where} threw${more}: ${detail}`);
+  }
+
+  private flushWarnings(): void {
+    if (this.unwarned) process.emitWarning(`wxwatch: listeners threw ${this.unwarned} more times since the last warning`);
+    this.unwarned = 0;
+  }
+}
+
+/** The three steps that keep a filter change from ever filtering everything (see setFilters). */
+function applyFilters(
+  native: NativeSensor,
+  before: { sets: NativeFilterSet[]; config: NativeFilterConfig },
+  after: { sets: NativeFilterSet[]; config: NativeFilterConfig },
+): void {
+  const union = unionSets(before.sets, after.sets);
+  if (union) {
+    native.setFilters(union, before.config); // new entries in, old config
+    native.setFilters(union, after.config); // switch
+  }
+  native.setFilters(after.sets, after.config); // stale entries out
 }

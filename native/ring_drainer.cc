@@ -60,7 +60,7 @@ void RingDrainer::join() {
 
 DrainStats RingDrainer::stats() const {
   return {records_.load(std::memory_order_relaxed), prefiltered_.load(std::memory_order_relaxed),
-          batches_.load(std::memory_order_relaxed)};
+          malformed_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed)};
 }
 
 void RingDrainer::hand_over(bool last) {
@@ -72,24 +72,35 @@ void RingDrainer::hand_over(bool last) {
   sink_(full);
 }
 
+// A record's own size fits in what the ring holds for it, and its strings fit in its size.
+bool RingDrainer::well_formed(const void* data, size_t size) {
+  if (size < sizeof(wx_record) || size > WX_RECORD_MAX_SIZE) return false;
+  const auto* rec = static_cast<const wx_record*>(data);
+  if (rec->size < sizeof(wx_record) || rec->size > size || rec->alert > 31) return false;
+  if (rec->uts_len > WX_UTS_LEN || rec->path_len > WX_PATH_MAX || rec->exe_len > WX_PATH_MAX ||
+      rec->cgroup_len > 2 * WX_CGROUP_NAME_MAX || rec->code_len > WX_CODE_MAX)
+    return false;
+  const size_t tail = size_t(rec->uts_len) + rec->path_len + rec->exe_len + rec->cgroup_len + rec->code_len;
+  return sizeof(wx_record) + tail <= rec->size;
+}
+
 int RingDrainer::on_record(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingDrainer*>(ctx);
   auto* rec = static_cast<const wx_record*>(data);
   self->records_.fetch_add(1, std::memory_order_relaxed);
-  const bool wanted = size >= sizeof(wx_record) &&
-                      ((rec->alert < 32 && (self->config_.alert_mask & (1u << rec->alert))) ||
-                       (rec->flags & self->config_.flag_mask));
-  if (!wanted) {
+  if (!well_formed(data, size)) {
+    self->malformed_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  if (!(self->config_.alert_mask & (1u << rec->alert)) && !(rec->flags & self->config_.flag_mask)) {
     self->prefiltered_.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
-  size_t padded = (size + WX_RECORD_ALIGN - 1) & ~size_t(WX_RECORD_ALIGN - 1);
-  if (padded > self->config_.batch_bytes) {  // cannot come from our programs; never overflow
-    self->prefiltered_.fetch_add(1, std::memory_order_relaxed);
-    return 0;
-  }
+  // Only the record's own bytes travel; the ring's padding does not.
+  const size_t padded = (rec->size + WX_RECORD_ALIGN - 1) & ~size_t(WX_RECORD_ALIGN - 1);
   if (self->current_->bytes + padded > self->config_.batch_bytes) self->hand_over(false);
-  std::memcpy(self->current_->data + self->current_->bytes, data, size);
+  std::memcpy(self->current_->data + self->current_->bytes, data, rec->size);
+  std::memset(self->current_->data + self->current_->bytes + rec->size, 0, padded - rec->size);
   self->current_->bytes += padded;
   self->current_->records++;
   return 0;

@@ -29,6 +29,7 @@ struct DrainConfig {
 struct DrainStats {
   uint64_t records;      // read from the ring
   uint64_t prefiltered;  // dropped by the alert-kind prefilter
+  uint64_t malformed;    // failed validation (sizes, string lengths): counted and skipped
   uint64_t batches;      // handed to the sink
 };
 
@@ -49,6 +50,8 @@ class RingDrainer {
 
  private:
   static int on_record(void* ctx, void* data, size_t size);
+  // The one place records are validated: JS reads only records that passed.
+  static bool well_formed(const void* data, size_t size);
   void run();
   void hand_over(bool last);
 
@@ -59,7 +62,7 @@ class RingDrainer {
   int stop_fd_ = -1;
   std::shared_ptr<BatchPool> pool_;
   Batch* current_ = nullptr;  // drainer thread only
-  std::atomic<uint64_t> records_{0}, prefiltered_{0}, batches_{0};
+  std::atomic<uint64_t> records_{0}, prefiltered_{0}, malformed_{0}, batches_{0};
   std::thread thread_;
 };
 

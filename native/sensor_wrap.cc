@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <system_error>
+#include <utility>
 
 
 namespace wxwatch {
@@ -17,6 +18,10 @@ namespace {
 // and the kernel counts what it cannot write: back-pressure ends in a counted loss, never in
 // unbounded memory.
 constexpr size_t kMaxQueuedBatches = 16;
+
+// A batch less full than this is copied into a buffer of its own size and recycled at once, so
+// that a finding kept by the application pins its records, not a whole batch buffer.
+constexpr size_t kCopyBelowFraction = 2;
 
 uint32_t u32_option(const Napi::Object& opts, const char* key) {
   return opts.Get(key).As<Napi::Number>().Uint32Value();
@@ -56,6 +61,15 @@ FilterConfig parse_filter_config(const Napi::Object& o) {
   return {o.Get("activeMask").As<Napi::Number>().Uint32Value(), o.Get("scopeMask").As<Napi::Number>().Uint32Value()};
 }
 
+// A buffer of the batch's own size holding a copy of its records; null if V8 refuses.
+napi_value copy_of(napi_env env, const Batch* batch) {
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_create_arraybuffer(env, batch->bytes, &data, &buffer) != napi_ok) return nullptr;
+  std::memcpy(data, batch->data, batch->bytes);
+  return buffer;
+}
+
 HookMode parse_mode(const std::string& name) {
   return name == "lsm-hook" ? HookMode::Trampoline : HookMode::Tracepoint;
 }
@@ -70,7 +84,7 @@ Napi::Function SensorWrap::Define(Napi::Env env) {
                       InstanceMethod<&SensorWrap::Probe>("probe")});
 }
 
-// new NativeSensor({modes, ringBytes, alertMask, batchBytes, drainIntervalMs, emitDenied}, onBatch)
+// new NativeSensor({modes, ringBytes, alertMask, batchBytes, drainIntervalMs, emitDenied, ...})
 // Options are validated in TypeScript; this only reads them.
 SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SensorWrap>(info) {
   Napi::Object opts = info[0].As<Napi::Object>();
@@ -95,21 +109,21 @@ SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sensor
   Napi::Array modes = opts.Get("modes").As<Napi::Array>();
   for (uint32_t i = 0; i < modes.Length(); i++)
     modes_.push_back(parse_mode(modes.Get(i).As<Napi::String>().Utf8Value()));
-  on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
 }
 
-SensorWrap::~SensorWrap() { teardown(); }
-
+// start(onBatch): onBatch(buffer, records) is called once per batch until stop()'s promise
+// resolves.
 Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (started_) throw Napi::Error::New(env, "wxwatch: a native sensor starts once");
-  started_ = true;
+  if (session_) throw Napi::Error::New(env, "wxwatch: a native sensor starts once");
+  Napi::Function on_batch = info[0].As<Napi::Function>();
+  auto session = std::make_shared<Session>();
   // Each mode that fails to load or attach is reported with why, and the next one is tried.
   Napi::Array fallbacks = Napi::Array::New(env);
-  for (size_t i = 0; i < modes_.size() && !program_; i++) {
+  for (size_t i = 0; i < modes_.size() && !session->program; i++) {
     program_config_.mode = modes_[i];
     try {
-      program_ = std::make_unique<BpfProgram>(program_config_);
+      session->program = std::make_unique<BpfProgram>(program_config_);
     } catch (const BpfError& e) {
       if (i + 1 == modes_.size()) {
         Napi::Error err = to_js_error(env, e);
@@ -125,43 +139,59 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
       fallbacks.Set(fallbacks.Length(), failed);
     }
   }
-  tsfn_ = BatchTsfn::New(env, on_batch_.Value(), "wxwatch batches", kMaxQueuedBatches, 1, this);
+  Session* s = session.get();
+  // The finaliser owns this reference: the session outlives the wrapper if teardown collects it
+  // first.
+  s->tsfn = BatchTsfn::New(env, on_batch, "wxwatch batches", kMaxQueuedBatches, 1, s, Finalize,
+                           new std::shared_ptr<Session>(session));
   try {
-    drainer_ = std::make_unique<RingDrainer>(program_->ring_fd(), drain_config_,
-                                             [this](Batch* batch) { deliver(batch); });
+    s->drainer = std::make_unique<RingDrainer>(s->program->ring_fd(), drain_config_,
+                                               [s](Batch* batch) { s->deliver(batch); });
   } catch (const std::system_error& e) {
-    tsfn_.Release();
-    program_.reset();
+    s->program.reset();
+    s->tsfn.Release();  // the finaliser finds no drainer and frees the rest
     throw to_js_error(env, e, "drain");
   }
-  cleanup_hook_ = env.AddCleanupHook(+[](SensorWrap* self) { self->teardown(); }, this);
+  session_ = session;
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("mode", hook_mode_name(program_config_.mode));
   result.Set("fallbacks", fallbacks);
-  result.Set("ringMapId", program_->ring_map_id());
+  result.Set("ringMapId", s->program->ring_map_id());
   Napi::Array ids = Napi::Array::New(env);
-  for (uint32_t id : program_->program_ids()) ids.Set(ids.Length(), id);
+  for (uint32_t id : s->program->program_ids()) ids.Set(ids.Length(), id);
   result.Set("programIds", ids);
   return result;
 }
 
 // Detach first, then drain: every record the programs wrote is read before the books close.
-void SensorWrap::Stop(const Napi::CallbackInfo&) {
-  if (!drainer_) return;
-  program_->detach();
-  drainer_->request_stop();
+// Resolves once the last batch has been delivered and everything is freed.
+Napi::Value SensorWrap::Stop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Session* s = session_.get();
+  if (!s || s->ended || s->stopped) {
+    // Never started, already ended, or already stopping (the first caller's promise settles it).
+    auto done = Napi::Promise::Deferred::New(env);
+    done.Resolve(env.Undefined());
+    return done.Promise();
+  }
+  napi_value promise;
+  if (napi_create_promise(env, &s->stopped, &promise) != napi_ok) throw Napi::Error::New(env, "wxwatch: stop");
+  s->program->detach();
+  s->drainer->request_stop();
+  return Napi::Value(env, promise);
 }
 
 // setFilters(filters, filterConfig): replaces the listed kinds' entries while running. (Before
 // start, filters come with the constructor's options and are applied between load and attach.)
 void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
-  if (!program_) throw Napi::Error::New(info.Env(), "wxwatch: setFilters on a sensor that is not running");
+  Session* s = session_.get();
+  if (!s || !s->program) throw Napi::Error::New(info.Env(), "wxwatch: setFilters on a sensor that is not running");
   std::vector<FilterSet> sets = parse_filters(info[0].As<Napi::Array>());
   FilterConfig config = parse_filter_config(info[1].As<Napi::Object>());
   try {
-    for (const FilterSet& set : sets) program_->set_filter(set);
-    program_->set_filter_config(config);
+    for (const FilterSet& set : sets) s->program->set_filter(set);
+    s->program->set_filter_config(config);
   } catch (const BpfError& e) {
     throw to_js_error(info.Env(), e);
   }
@@ -172,7 +202,8 @@ void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
 // (this process has threads).
 Napi::Value SensorWrap::Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!program_) throw Napi::Error::New(env, "wxwatch: probe on a sensor that is not running");
+  Session* s = session_.get();
+  if (!s || !s->program) throw Napi::Error::New(env, "wxwatch: probe on a sensor that is not running");
   int go[2];
   if (pipe2(go, O_CLOEXEC)) throw Napi::Error::New(env, std::string("wxwatch: self-check: pipe: ") + std::strerror(errno));
   pid_t child = fork();
@@ -192,82 +223,103 @@ Napi::Value SensorWrap::Probe(const Napi::CallbackInfo& info) {
     _exit(mprotect(page, 4096, PROT_READ | PROT_EXEC) ? 4 : 0);
   }
   close(go[0]);
-  program_->set_probe_tgid(static_cast<uint32_t>(child));
+  s->program->set_probe_tgid(static_cast<uint32_t>(child));
   [[maybe_unused]] ssize_t n = write(go[1], "x", 1);
   close(go[1]);
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  program_->set_probe_tgid(0);  // its records were written during its mprotect, before it exited
+  s->program->set_probe_tgid(0);  // its records were written during its mprotect, before it exited
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw Napi::Error::New(env, "wxwatch: self-check: the helper process could not make a page executable");
   return Napi::Number::New(env, child);
 }
 
-void SensorWrap::deliver(Batch* batch) {
-  // Fails only once the function is aborted (environment teardown): then nobody will read it.
-  if (tsfn_.BlockingCall(batch) != napi_ok) release(batch);
+void SensorWrap::Session::deliver(Batch* batch) {
+  const bool last = batch->last;
+  // Refused once the function is closing (environment teardown): nobody will read the batch,
+  // and the TSFN must not be called again.
+  if (closing.load() || tsfn.BlockingCall(batch) != napi_ok) {
+    closing.store(true);
+    release(batch);
+    return;
+  }
+  if (last) tsfn.Release();  // the finaliser runs once this call has reached JS
 }
 
-void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, SensorWrap* self, Batch* batch) {
+// Runs on the JS thread. Only the C API is used, and failures are ignored, not thrown: during a
+// worker's termination every call into V8 fails, and node-addon-api would turn a failure into
+// a fatal error. The batch is always freed or owned by an ArrayBuffer.
+void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, Session*, Batch* batch) {
   if (!env || !callback) {  // the environment is going away: only free
     release(batch);
     return;
   }
+  napi_env e = env;
   const uint32_t records = batch->records;
-  const bool last = batch->last;
-  Napi::Value buffer = env.Null();
-  if (records) {
-    try {
-      // Zero-copy: the ArrayBuffer owns the batch from here and gives it back to the pool when
-      // collected. Telling V8 about the memory makes it collect sooner, so buffers come back.
-      const int64_t held = static_cast<int64_t>(batch->pool->capacity());
-      buffer = Napi::ArrayBuffer::New(
-          env, batch->data, batch->bytes,
-          [](Napi::Env env, void*, Batch* owned) {
-            Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(owned->pool->capacity()));
-            release(owned);
-          },
-          batch);
-      Napi::MemoryManagement::AdjustExternalMemory(env, held);
+  napi_value buffer = nullptr;
+  if (records == 0) {
+    napi_get_null(e, &buffer);
+  } else if (batch->bytes * kCopyBelowFraction < batch->pool->capacity()) {
+    buffer = copy_of(e, batch);
+  } else {
+    // Zero-copy: the ArrayBuffer owns the batch from here and gives it back to the pool when
+    // collected. Telling V8 about the memory makes it collect sooner, so buffers come back.
+    auto finalize = [](napi_env env, void*, void* hint) {
+      auto* owned = static_cast<Batch*>(hint);
+      int64_t ignored;
+      napi_adjust_external_memory(env, -static_cast<int64_t>(owned->pool->capacity()), &ignored);
+      release(owned);
+    };
+    const int64_t held = static_cast<int64_t>(batch->pool->capacity());
+    if (napi_create_external_arraybuffer(e, batch->data, batch->bytes, finalize, batch, &buffer) == napi_ok) {
+      int64_t ignored;
+      napi_adjust_external_memory(e, held, &ignored);
       batch = nullptr;
-    } catch (const Napi::Error&) {
-      // Runtimes that forbid external buffers: one copy.
-      Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, batch->bytes);
-      std::memcpy(copy.Data(), batch->data, batch->bytes);
-      buffer = copy;
+    } else {
+      buffer = copy_of(e, batch);  // runtimes that forbid external buffers
     }
   }
   release(batch);
-  if (last) self->finish();
-  callback.Call({buffer, Napi::Number::New(env, records), Napi::Boolean::New(env, last)});
+  napi_value argv[2] = {buffer, nullptr};
+  if (!buffer || napi_create_uint32(e, records, &argv[1]) != napi_ok) return;  // V8 refused: ending
+  napi_value recv;
+  napi_get_undefined(e, &recv);
+  // onBatch catches its own exceptions; a status other than ok means the environment is ending.
+  napi_call_function(e, recv, callback, 2, argv, nullptr);
 }
 
-void SensorWrap::finish() {
-  drainer_->join();
-  final_drain_ = drainer_->stats();
-  final_counters_ = program_->counters();
-  drainer_.reset();
-  program_.reset();  // detaches every program and frees the skeleton
-  tsfn_.Release();
-  if (cleanup_hook_) cleanup_hook_->Remove(Env());
-  cleanup_hook_.reset();
-}
-
-void SensorWrap::teardown() {
-  if (!drainer_) return;
-  tsfn_.Abort();  // a drainer blocked on a full queue returns at once
-  drainer_->request_stop();
-  drainer_->join();
-  drainer_.reset();
-  program_.reset();
-  cleanup_hook_.reset();
+// The end of a session, on the JS thread: after the drainer's last batch (normal stop) or when
+// Node closes the TSFN during environment teardown.
+void SensorWrap::Finalize(Napi::Env env, std::shared_ptr<Session>* owner, Session* s) {
+  if (s->program) s->program->detach();  // teardown without stop(): nothing new comes in
+  if (s->drainer) {
+    s->drainer->request_stop();
+    s->drainer->join();  // its calls into the TSFN return at once now
+    s->final_drain = s->drainer->stats();
+    s->drainer.reset();
+  }
+  if (s->program) s->final_counters = s->program->counters();
+  s->program.reset();  // detaches every program and frees the skeleton
+  s->ended = true;
+  if (s->stopped) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, s->stopped, undefined);  // fails only during teardown: ignored
+    s->stopped = nullptr;
+  }
+  delete owner;
 }
 
 Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Counters c = program_ ? program_->counters() : final_counters_;
-  const DrainStats d = drainer_ ? drainer_->stats() : final_drain_;
+  Session* s = session_.get();
+  Counters c{};
+  DrainStats d{};
+  if (s) {
+    c = s->program ? s->program->counters() : s->final_counters;
+    d = s->drainer ? s->drainer->stats() : s->final_drain;
+  }
   Napi::Object out = Napi::Object::New(env);
   auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
   out.Set("seen", num(c[WX_CNT_SEEN]));
@@ -279,6 +331,7 @@ Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("degraded", num(c[WX_CNT_DEGRADED]));
   out.Set("drained", num(d.records));
   out.Set("prefiltered", num(d.prefiltered));
+  out.Set("malformed", num(d.malformed));
   out.Set("batches", num(d.batches));
   return out;
 }

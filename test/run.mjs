@@ -21,8 +21,10 @@ function testFiles(dir) {
 // The fixtures are C programs; build them before any suite needs one.
 require(join(compiled, 'helpers', 'fixtures.js')).buildFixtures();
 
+// `node test/run.mjs e2e` runs only dist/test/e2e (npm run test:asan does).
+const only = process.argv[2];
 const mocha = new Mocha({ timeout: 30000, reporter: 'spec' });
-for (const file of testFiles(compiled).sort()) mocha.addFile(file);
+for (const file of testFiles(only ? join(compiled, only) : compiled).sort()) mocha.addFile(file);
 await mocha.loadFilesAsync();
 mocha.run((failures) => {
   // Exit even if a failed test left a sensor running (its worker keeps the event loop alive).

@@ -2,11 +2,12 @@
 // output escapes them so that no control character reaches a terminal or a log parser.
 
 // JSON.stringify escapes C0 controls, '"' and '\'; these it leaves: DEL, C1 controls (0x9b is
-// an 8-bit CSI), and the JavaScript line separators.
-const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029]/g;
+// an 8-bit CSI), the JavaScript line separators, and bidi controls (U+202E reverses how a log
+// viewer shows the rest of a line).
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 // Anything JSON.stringify would escape, what JSON_UNSAFE adds, and lone surrogates.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]/;
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]/;
 
 export function jsonString(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return `"${s}"`; // the common case: nothing to escape
@@ -15,7 +16,7 @@ export function jsonString(s: string): string {
 
 // Anything that is not printable: C0, DEL, C1, line/paragraph separators, bidi controls, and
 // the replacement character (how undecodable bytes arrive).
-const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd\\"]/g;
+const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd\\"]/g;
 
 /** A double-quoted string safe to print on a terminal: \xNN / \uNNNN for what is not printable. */
 export function terminalString(s: string): string {

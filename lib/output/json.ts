@@ -1,6 +1,7 @@
 // Tracee's detection JSON: one object per finding, Tracee's fields in Tracee's order, 64-bit
 // integers written exactly (JSON.stringify cannot write a bigint), strings escaped.
 import { alertText, EVENT_IDS, EventArg, protText } from '../event';
+import { MemProtAlert } from '../mem-prot-alert';
 import type { Finding, SignatureMetadata } from '../signatures/signature';
 import { jsonString } from './escape';
 
@@ -9,7 +10,13 @@ export interface JsonOptions {
   parseArguments?: boolean;
 }
 
-/** Serialises plain data: bigint as digits, strings escaped, object keys in insertion order. */
+function isFinding(value: object): value is Finding {
+  return (value as Finding).Event instanceof MemProtAlert && 'SigMetadata' in value;
+}
+
+/** Serialises plain data: bigint as digits, strings escaped, object keys in insertion order.
+ * Events and findings are written as their documented JSON, never by walking their internals;
+ * binary buffers as null. */
 export function toJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
@@ -22,13 +29,17 @@ export function toJson(value: unknown): string {
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
+      if (value instanceof MemProtAlert) return toJson(value.toObject());
+      if (isFinding(value)) return detectionJson(value);
+      if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return 'null';
       if (Array.isArray(value)) {
         let out = '[';
         for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + toJson(value[i]);
         return `${out}]`;
       }
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return toJson((value as { toJSON(): unknown }).toJSON());
       let out = '{';
-      for (const k in value) {
+      for (const k of Object.keys(value)) {
         const v = (value as Record<string, unknown>)[k];
         if (v === undefined) continue;
         out += `${out.length > 1 ? ',' : ''}${jsonString(k)}:${toJson(v)}`;

@@ -1,12 +1,13 @@
 // The wxwatch command as a user runs it: a real process, real signals, stdout parsed as JSON.
 import assert from 'node:assert/strict';
-import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { REPO, runCommand, runFixture, WXFIX } from '../helpers/fixtures';
 import { requireRoot, TEST_MODE } from '../helpers/sensor';
+import { storm } from '../helpers/storm';
 import { TRACEE_FIELDS } from '../helpers/tracee';
 
 const CLI = path.join(REPO, 'dist', 'lib', 'cli.js');
@@ -58,6 +59,37 @@ describe('wxwatch CLI', function () {
     assert.equal(res.status, 2);
     assert.match(res.stderr, /Unknown option '--bogus'/);
     assert.match(res.stderr, /usage: wxwatch/);
+  });
+
+  describe('refuses bad filters before loading anything (exit 2)', () => {
+    let dir: string;
+    before(() => (dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'))));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const refused = (args: string[], pattern: RegExp) => {
+      const res = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10000 });
+      assert.equal(res.signal, null, 'did not hang');
+      assert.equal(res.status, 2, res.stderr);
+      assert.match(res.stderr, pattern);
+    };
+
+    it('a filter file with a string where a list belongs', () => {
+      const file = path.join(dir, 'string.json');
+      writeFileSync(file, '{"allow":{"comms":"wxfix"}}');
+      refused(['--filter-file', file], /allow\.comms must be an array/);
+    });
+
+    it('a FIFO or /dev/zero as the filter file, without blocking', () => {
+      const fifo = path.join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      refused(['--filter-file', fifo], /not a regular file/);
+      refused(['--filter-file', '/dev/zero'], /not a regular file/);
+    });
+
+    it('a cgroup that is not a cgroup v2 directory, an exe that is not executable, a pid out of range', () => {
+      refused(['--scope', 'cgroup=/etc/passwd'], /not a cgroup v2 directory/);
+      refused(['--allow', 'exe=/etc/passwd'], /not an executable file/);
+      refused(['--allow', 'pid=0'], /pids from 1/);
+    });
   });
 
   describe('as root', function () {
@@ -140,6 +172,139 @@ describe('wxwatch CLI', function () {
         await once(run.child, 'exit');
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    describe('output faults', () => {
+      /** The CLI with its own stdout; resolves once it is watching. */
+      async function cliWith(args: string[], stdout: 'pipe' | number) {
+        const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', stdout, 'pipe'] });
+        let err = '';
+        child.stderr!.on('data', (d) => (err += d));
+        const deadline = Date.now() + 15000;
+        while (!err.includes('watching')) {
+          if (child.exitCode !== null || Date.now() > deadline) throw new Error(`CLI did not start: ${err}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return { child, stderr: () => err };
+      }
+      const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+      it('ends quietly with its summary and exit 0 when the reader goes away (| head -1)', async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-epipe-'));
+        const err = path.join(dir, 'stderr');
+        const code = path.join(dir, 'code');
+        const shell = spawn('bash', ['-c', `"$0" "$1" --no-dedup 2>"$2" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" >"$3"`, process.execPath, CLI, err, code]);
+        try {
+          const deadline = Date.now() + 30000;
+          while (shell.exitCode === null && Date.now() < deadline) {
+            if (existsSync(err) && readFileSync(err, 'utf8').includes('watching')) await runFixture(['w2x']);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          if (shell.exitCode === null) await once(shell, 'exit');
+          const stderr = readFileSync(err, 'utf8');
+          assert.equal(readFileSync(code, 'utf8').trim(), '0', stderr);
+          assert.match(stderr, /stdout closed: stopped; seen \d+/);
+          assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, 'no error, no stack');
+        } finally {
+          shell.kill();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+
+      it('counts lines it cannot write (ENOSPC) as dropped, says so once, and keeps watching', async () => {
+        const full = openSync('/dev/full', 'w');
+        const run = await cliWith(['--no-dedup'], full);
+        closeSync(full);
+        await runFixture(['w2x']);
+        await runFixture(['w2x']);
+        for (let i = 0; !/ENOSPC/.test(run.stderr()); i++) {
+          if (i > 250) throw new Error(`no ENOSPC report: ${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await runFixture(['w2x']);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(run.child.exitCode, null, 'still watching');
+        run.child.kill('SIGINT');
+        const [exit] = await once(run.child, 'exit');
+        assert.equal(exit, 0, run.stderr());
+        assert.equal(run.stderr().match(/ENOSPC/g)!.length, 1, run.stderr());
+        const dropped = Number(/dropped (\d+)\n/.exec(run.stderr())![1]);
+        assert.ok(dropped >= 3, run.stderr());
+      });
+
+      it('bounds what a stalled stdout holds, obeys SIGTERM, and counts what it dropped', async () => {
+        const run = await cliWith(['--no-dedup', '--max-output-bytes', '1048576'], 'pipe');
+        const rssBefore = rssMB(run.child.pid!);
+        // Nobody reads run.child.stdout: the pipe fills and stays full.
+        await storm(2).done;
+        const rss = rssMB(run.child.pid!);
+        const began = Date.now();
+        run.child.kill('SIGTERM');
+        const [exit] = await once(run.child, 'exit');
+        const took = Date.now() - began;
+        run.child.stdout!.destroy();
+        console.log(`      stalled stdout: RSS ${rssBefore.toFixed(0)} → ${rss.toFixed(0)} MB over the storm, stopped in ${took} ms`);
+        assert.equal(exit, 0, run.stderr());
+        assert.ok(took < 5000, `SIGTERM took ${took} ms`);
+        assert.ok(rss - rssBefore < 200, `RSS ${rssBefore} → ${rss} MB`);
+        assert.match(run.stderr(), /not keeping up/);
+        assert.ok(Number(/dropped (\d+)\n/.exec(run.stderr())![1]) > 1000, run.stderr());
+      });
+
+      it('exits at once on a second SIGTERM', async () => {
+        const run = await cliWith(['--no-dedup', '--max-output-bytes', '1048576'], 'pipe');
+        await storm(1).done; // enough queued that the first SIGTERM waits for stdout
+        run.child.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 100));
+        const began = Date.now();
+        run.child.kill('SIGTERM');
+        const [exit] = await once(run.child, 'exit');
+        const took = Date.now() - began;
+        run.child.stdout!.destroy();
+        assert.ok(took < 2000, `the second SIGTERM took ${took} ms`);
+        assert.ok(exit === 143 || exit === 0, `exit ${exit}: ${run.stderr()}`);
+        if (exit === 143) assert.match(run.stderr(), /SIGTERM again: exiting now/);
+      });
+    });
+
+    it('keeps the old filters exactly when a SIGHUP reload is refused', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'));
+      const other = path.join(dir, 'wxother');
+      copyFileSync(WXFIX, other);
+      chmodSync(other, 0o755);
+      const file = path.join(dir, 'filters.json');
+      writeFileSync(file, JSON.stringify({ allow: { comms: ['wxfix'] } }));
+      const run = await startCli(['--filter-file', file]);
+      try {
+        writeFileSync(file, '{"allow":{"comms":"wxfix"}}'); // a string where a list belongs
+        run.child.kill('SIGHUP');
+        for (let i = 0; !run.stderr().includes('SIGHUP: filters unchanged'); i++) {
+          if (i > 500) throw new Error(`no refusal: ${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const ignored = await runFixture(['w2x']);
+        const seen = await runCommand(other, ['w2x']);
+        await lineFor(run, seen.pid);
+        assert.equal(run.lines.filter((l) => l.includes(`"hostProcessId":${ignored.pid},`)).length, 0, 'wxfix still allowlisted');
+      } finally {
+        run.child.kill('SIGINT');
+        await once(run.child, 'exit');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('runs as a non-root user with only CAP_BPF and CAP_PERFMON (no tracefs, no CAP_SYS_ADMIN)', async () => {
+      const caps = ['--inh-caps=+bpf,+perfmon', '--ambient-caps=+bpf,+perfmon'];
+      const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...caps, process.execPath, CLI], {
+        cwd: '/',
+      });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const deadline = Date.now() + 60_000;
+      while (!/watching/.test(err) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGINT');
+      await once(child, 'exit');
+      assert.match(err, /self-check passed.*\n.*watching/, err);
     });
 
     it('says which capabilities are missing and exits non-zero without them', () => {
