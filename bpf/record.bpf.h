@@ -118,6 +118,9 @@ struct wx_scratch {
 	 * verifier sees an unknown value each step and checks the step once, not per iteration. */
 	__u32 path_off;
 	__u32 path_complete;
+	/* The capture budget: bytes copied in the current 100 ms window of this CPU. */
+	__u64 code_window_start;
+	__u64 code_spent;
 };
 
 struct {
@@ -470,8 +473,22 @@ static long code_page(__u32 i, void *data)
 	return 0;
 }
 
+/* Whether this CPU may copy window more bytes of code now (WX_CODE_BUDGET per 100 ms). */
+static __always_inline int code_budget(struct wx_scratch *s, __u64 window)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (now - s->code_window_start > 100000000ULL) {
+		s->code_window_start = now;
+		s->code_spent = 0;
+	}
+	if (s->code_spent + window > WX_CODE_BUDGET)
+		return 0;
+	s->code_spent += window;
+	return 1;
+}
+
 /* The part of the change's range inside its VMA, up to capture_bytes, appended at byte at. */
-static __always_inline __u32 append_code(struct wx_record *r, struct wx_change *c, __u32 at)
+static __always_inline __u32 append_code(struct wx_scratch *s, struct wx_record *r, struct wx_change *c, __u32 at)
 {
 	__u64 end = c->addr + c->len;
 	__u64 from = c->addr > c->vma_start ? c->addr : c->vma_start;
@@ -484,6 +501,11 @@ static __always_inline __u32 append_code(struct wx_record *r, struct wx_change *
 	if (window > capture_bytes) {
 		window = capture_bytes;
 		r->flags |= WX_F_CODE_TRUNCATED;
+	}
+	if (!code_budget(s, window)) {
+		r->flags |= WX_F_CODE_SKIPPED;
+		count(WX_CNT_CODE_SKIPPED);
+		return 0;
 	}
 	struct code_copy cc = { .from = from, .window = window, .at = at };
 	bpf_loop(WX_CODE_MAX / WX_CODE_PAGE, code_page, &cc, 0);
@@ -566,7 +588,7 @@ static __always_inline void emit(struct wx_scratch *s, struct wx_change *c)
 	/* Evidence: the code a W→X (or an alias, or a refusal) made executable. */
 	if (capture_bytes && !(c->flags & WX_F_DENIED) &&
 	    (c->alert == WX_ALERT_MPROT_W_REM || (c->flags & (WX_F_WRITABLE_ALIAS | WX_F_BLOCKED))))
-		at += append_code(r, c, at);
+		at += append_code(s, r, c, at);
 
 	__u32 size = (at + WX_RECORD_ALIGN - 1) & ~(WX_RECORD_ALIGN - 1);
 	/* An explicit bound the verifier carries into the helper call on every kernel (6.1 loses

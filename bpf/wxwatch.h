@@ -16,6 +16,8 @@
 /* The most bytes of newly executable code a record carries (configurable down, 0: off). */
 #define WX_CODE_MAX 65536
 #define WX_CODE_PAGE 4096
+/* Code bytes a CPU copies per 100 ms at most: a storm of W→X keeps its records, not its code. */
+#define WX_CODE_BUDGET (2 << 20)
 
 /* Tracee's mem_prot_alert kinds, same numbers. TRC-104 is WX_ALERT_MPROT_W_REM. */
 enum wx_alert {
@@ -59,6 +61,7 @@ enum wx_flag {
 	WX_F_PATH_TRUNCATED = 1 << 9,   /* the backing file's path lost leading components */
 	WX_F_EXE_TRUNCATED = 1 << 10,   /* the executable's path lost leading components */
 	WX_F_CODE_TRUNCATED = 1 << 11,  /* the region is larger than the code captured from it */
+	WX_F_CODE_SKIPPED = 1 << 12,    /* no code: this CPU's capture budget was spent (storms) */
 };
 
 /* Allowlists and scopes: one hash map per kind (keys below), value = WX_ACT_*. A process whose
@@ -99,7 +102,8 @@ enum wx_counter {
 	WX_CNT_VMA_TRUNCATED = 4, /* ranges with more VMAs than a snapshot holds (rest: degraded) */
 	WX_CNT_NO_STATE = 5,    /* calls whose state could not be stored: judged as degraded */
 	WX_CNT_DEGRADED = 6,    /* records not judged exactly (WX_F_PREV_UNKNOWN) */
-	WX_CNT_MAX = 7,
+	WX_CNT_CODE_SKIPPED = 7, /* records that went without code: capture budget spent */
+	WX_CNT_MAX = 8,
 };
 
 /* One mem_prot_alert. Fixed part, then the strings uts, path, exe, cgroup back to back (lengths

@@ -155,6 +155,8 @@ export interface WxwatchExtras {
   blocked: boolean;
   /** The code made executable (W→X, alias and blocked findings, when captured). */
   code?: CodeEvidence;
+  /** No code was captured although it would have been: the capture budget was spent. */
+  codeSkipped: boolean;
   region: RegionKind;
   fileDeleted: boolean;
   /** The file's path lost leading components (deeper than 48 or longer than 4095 bytes). */

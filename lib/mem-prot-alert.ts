@@ -256,6 +256,7 @@ export class MemProtAlert implements TraceeEvent {
       writableMappings: this.b.view.getInt32(this.o + OFF.writable_maps, true),
       blocked: this.flag(FLAG.BLOCKED),
       code: this.code,
+      codeSkipped: this.flag(FLAG.CODE_SKIPPED),
       region: (REGION_NAMES[this.b.view.getUint8(this.o + OFF.region)] ?? 'anonymous') as RegionKind,
       fileDeleted: this.flag(FLAG.FILE_DELETED),
       pathTruncated: this.flag(FLAG.PATH_TRUNCATED),

@@ -33,6 +33,9 @@ export interface NativeStats {
   noState: number;
   /** Records not judged exactly (flagged prevProtUnknown). */
   degraded: number;
+  /** Records that went without their code: the per-CPU capture budget (2 MiB per 100 ms) was
+   * spent, as in a W→X storm with dedup off. */
+  codeSkipped: number;
   drained: number;
   prefiltered: number;
   /** Records that failed the drainer's validation (size against the ring, string lengths

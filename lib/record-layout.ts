@@ -70,6 +70,7 @@ export const FLAG = {
   PATH_TRUNCATED: 1 << 9,
   EXE_TRUNCATED: 1 << 10,
   CODE_TRUNCATED: 1 << 11,
+  CODE_SKIPPED: 1 << 12,
 } as const;
 
 /** Throws if the layout compiled into the addon differs from the one above. */

@@ -267,6 +267,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
       vmaTruncated: 0,
       noState: 0,
       degraded: 0,
+      codeSkipped: 0,
       drained: 0,
       prefiltered: 0,
       malformed: 0,

@@ -329,6 +329,7 @@ Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("vmaTruncated", num(c[WX_CNT_VMA_TRUNCATED]));
   out.Set("noState", num(c[WX_CNT_NO_STATE]));
   out.Set("degraded", num(c[WX_CNT_DEGRADED]));
+  out.Set("codeSkipped", num(c[WX_CNT_CODE_SKIPPED]));
   out.Set("drained", num(d.records));
   out.Set("prefiltered", num(d.prefiltered));
   out.Set("malformed", num(d.malformed));

@@ -36,6 +36,7 @@ export const GUEST_TESTS = {
     'dist/test/e2e/cli.test.js',
     'dist/test/e2e/modes.test.js',
     'dist/test/e2e/enforce.test.js',
+    'dist/test/e2e/evidence.test.js',
   ],
   /** Run in every mode. */
   titles: [
@@ -48,8 +49,8 @@ export const GUEST_TESTS = {
    * the kernel side differs (tracepoint: the mmap_lock programs, before 6.10 with their memcg
    * argument; lsm-hook: the trampolines), and `npm start`'s own path with C and Python loaders. */
   byMode: {
-    tracepoint: ['evasion corpus', 'C and Python/ctypes loaders'],
-    'lsm-hook': ['evasion corpus', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process'],
+    tracepoint: ['evasion corpus', 'C and Python/ctypes loaders', 'carries the SHA-256'],
+    'lsm-hook': ['evasion corpus', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'carries the SHA-256'],
     auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
   },
   /** Per test (a test is estimated at ~15 s under TCG). */
