@@ -1,6 +1,7 @@
 // Allowlists (processes to ignore) and scopes (the only processes to watch), encoded for the
 // kernel's filter maps (bpf/wxwatch.h, enum wx_filter_kind). Paths are resolved here, once:
 // the kernel matches an executable by device and inode, a cgroup by its id.
+import { FILTER_KIND as WIRE_FILTER, WX } from './wire';
 import { statfsSync, statSync } from 'node:fs';
 
 export interface ProcessSelector {
@@ -18,11 +19,17 @@ export interface ProcessSelector {
   exes?: string[];
 }
 
-export const FILTER_KIND = { pid: 0, uid: 1, comm: 2, cgroup: 3, exe: 4 } as const;
-const ACT_IGNORE = 1;
-const ACT_WATCH = 2;
-const COMM_LEN = 16;
-const MAX_ENTRIES = 4096;
+export const FILTER_KIND = {
+  pid: WIRE_FILTER.PID,
+  uid: WIRE_FILTER.UID,
+  comm: WIRE_FILTER.COMM,
+  cgroup: WIRE_FILTER.CGROUP,
+  exe: WIRE_FILTER.EXE,
+} as const;
+const ACT_IGNORE = WX.WX_ACT_IGNORE;
+const ACT_WATCH = WX.WX_ACT_WATCH;
+const COMM_LEN = WX.WX_COMM_LEN;
+const MAX_ENTRIES = WX.WX_FILTER_MAX_ENTRIES;
 const SELECTOR_KEYS = new Set(['pids', 'uids', 'comms', 'cgroups', 'exes']);
 const PID_MAX_LIMIT = 4194304; // the kernel's ceiling for pid_max
 const CGROUP2_SUPER_MAGIC = 0x63677270;

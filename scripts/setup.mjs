@@ -98,7 +98,9 @@ function ensureBuild() {
     say('building the BPF object and native addon');
     run(bin('node-gyp'), ['rebuild']);
   }
-  if (stale('dist/.tsbuildstamp', ['tsconfig.json', 'lib', 'test', 'bench'])) {
+  // lib/wire.ts: the record layout and constants, generated from the one header.
+  if (stale('lib/wire.ts', ['bpf/wxwatch.h', 'scripts/gen-wire.mjs'])) run(process.execPath, ['scripts/gen-wire.mjs']);
+  if (stale('dist/.tsbuildstamp', ['tsconfig.json', 'lib', 'test', 'bench', 'bpf/wxwatch.h'])) {
     say('compiling TypeScript');
     run(bin('tsc'), ['-p', '.']);
     writeFileSync(join(root, 'dist/.tsbuildstamp'), '');

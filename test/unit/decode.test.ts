@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { decodeBatch } from '../../lib/mem-prot-alert';
 import { addon } from '../../lib/native';
 import { checkLayout } from '../../lib/record-layout';
+import { ALERT_KIND, REGION, SYSCALL } from '../../lib/wire';
+import { ALERT, REGION_NAMES, SYSCALL_NAMES } from '../../lib/event';
 import { batch, record } from '../helpers/records';
 
 describe('record layout', () => {
@@ -12,6 +14,17 @@ describe('record layout', () => {
   it('refuses a layout that moved a field', () => {
     const moved = { ...addon.layout, offsets: { ...addon.layout.offsets, prot: addon.layout.offsets.prot + 4 } };
     assert.throws(() => checkLayout(moved), /prot at 124 != 120/);
+  });
+});
+
+describe('the wire contract (lib/wire.ts, generated from bpf/wxwatch.h)', () => {
+  it("names alert kinds, system calls and regions in the header's order", () => {
+    assert.deepEqual(Object.values(ALERT), Object.values(ALERT_KIND));
+    assert.deepEqual(
+      SYSCALL_NAMES.map((n) => (n === 'unknown' ? 'OTHER' : n.toUpperCase())),
+      Object.keys(SYSCALL),
+    );
+    assert.deepEqual(REGION_NAMES.map((n) => n.toUpperCase().replace('ANONYMOUS', 'ANON')), Object.keys(REGION));
   });
 });
 
