@@ -33,7 +33,6 @@ const MAX_ENTRIES = WX.WX_FILTER_MAX_ENTRIES;
 const SELECTOR_KEYS = new Set(['pids', 'uids', 'comms', 'cgroups', 'exes']);
 const PID_MAX_LIMIT = 4194304; // the kernel's ceiling for pid_max
 const CGROUP2_SUPER_MAGIC = 0x63677270;
-const KEY_SIZE: Record<number, number> = { 0: 4, 1: 4, 2: COMM_LEN, 3: 8, 4: 16 };
 
 export interface NativeFilterSet {
   kind: number;
@@ -197,23 +196,3 @@ export function encodeFilters(
   return { sets, config };
 }
 
-/**
- * Each kind's entries of both encodings (b's action wins): what the kernel holds while a change
- * moves from a to b. Null if a kind would exceed the map's size.
- */
-export function unionSets(a: NativeFilterSet[], b: NativeFilterSet[]): NativeFilterSet[] | null {
-  const out: NativeFilterSet[] = [];
-  for (const kind of Object.values(FILTER_KIND)) {
-    const size = KEY_SIZE[kind];
-    const entries = new Map<string, number>();
-    for (const set of [...a, ...b].filter((x) => x.kind === kind)) {
-      for (let i = 0; i < set.actions.length; i++) {
-        entries.set(Buffer.from(set.keys.subarray(i * size, (i + 1) * size)).toString('hex'), set.actions[i]);
-      }
-    }
-    if (entries.size > MAX_ENTRIES) return null;
-    const keys = Buffer.concat([...entries.keys()].map((hex) => Buffer.from(hex, 'hex')));
-    out.push({ kind, keys: new Uint8Array(keys), actions: Uint8Array.from(entries.values()) });
-  }
-  return out;
-}

@@ -5,7 +5,7 @@ import { BoundedQueue } from './bounded-queue';
 import { Detection } from './finding';
 import { MemProtAlert, decodeBatch } from './mem-prot-alert';
 import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
-import { encodeFilters, NativeFilterConfig, NativeFilterSet, ProcessSelector, unionSets } from './filters';
+import { encodeFilters, ProcessSelector } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
 import { assertRequirements, bpfLsmActive, RequirementsError } from './privileges';
 import { describeFallbacks } from './load-errors';
@@ -233,25 +233,13 @@ export class Sensor extends EventEmitter<SensorEvents> {
 
   /**
    * Replaces both. Everything is validated and encoded before any native call, so invalid
-   * filters change nothing. In the kernel, entries are added before the config switches and
-   * stale ones go after it: a narrowing scope never filters everything in between.
+   * filters change nothing; in the kernel the change is all or nothing (two generations of the
+   * lists, one flipped to once the other is full), so a narrowing scope never filters everything
+   * in between and a refused change leaves the old lists exactly.
    */
   setFilters(filters: { allow?: ProcessSelector; scope?: ProcessSelector }): void {
     const { sets, config } = encodeFilters(filters.allow, filters.scope);
-    if (this.state === 'running') {
-      const before = { sets: this.options.filters, config: this.options.filterConfig };
-      try {
-        applyFilters(this.native!, before, { sets, config });
-      } catch (err) {
-        // Put the old lists back (what the kernel held before); the caller hears why.
-        try {
-          this.native!.setFilters(before.sets, before.config);
-        } catch (restoreErr) {
-          throw Object.assign(new Error(`wxwatch: filters half applied: ${(err as Error).message}; restoring failed: ${(restoreErr as Error).message}`), { cause: err, halfApplied: true });
-        }
-        throw err;
-      }
-    }
+    if (this.state === 'running') this.native!.setFilters(sets, config);
     this.allow = filters.allow;
     this.scope = filters.scope;
     this.options.filters = sets;
@@ -460,16 +448,3 @@ export class Sensor extends EventEmitter<SensorEvents> {
   }
 }
 
-/** The three steps that keep a filter change from ever filtering everything (see setFilters). */
-function applyFilters(
-  native: NativeSensor,
-  before: { sets: NativeFilterSet[]; config: NativeFilterConfig },
-  after: { sets: NativeFilterSet[]; config: NativeFilterConfig },
-): void {
-  const union = unionSets(before.sets, after.sets);
-  if (union) {
-    native.setFilters(union, before.config); // new entries in, old config
-    native.setFilters(union, after.config); // switch
-  }
-  native.setFilters(after.sets, after.config); // stale entries out
-}

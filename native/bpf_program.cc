@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
-#include <set>
-#include <string_view>
 #include <vector>
 
 #include "wxwatch_bpf.skel.h"
@@ -116,8 +114,7 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   if (int err = bpf_map__set_max_entries(skel_->maps.wx_scratch, static_cast<uint32_t>(cpus)))
     throw BpfError("configure", err, scope.log);
   if (int err = wxwatch_bpf__load(skel_.get())) throw BpfError("load", err, scope.log);
-  for (const FilterSet& set : config.filters) set_filter(set);
-  set_filter_config(config.filter_config);
+  set_filters(config.filters, config.filter_config);
   if (int err = wxwatch_bpf__attach(skel_.get())) throw BpfError("attach", err, scope.log);
 }
 
@@ -152,47 +149,58 @@ struct FilterMap {
   size_t key_size;
 };
 
-FilterMap filter_map(wxwatch_bpf* skel, uint32_t kind) {
+FilterMap filter_map(wxwatch_bpf* skel, uint32_t kind, uint32_t gen) {
+  auto& m = skel->maps;
   switch (kind) {
-    case WX_FILTER_PID: return {skel->maps.wx_filter_pid, sizeof(uint32_t)};
-    case WX_FILTER_UID: return {skel->maps.wx_filter_uid, sizeof(uint32_t)};
-    case WX_FILTER_COMM: return {skel->maps.wx_filter_comm, WX_COMM_LEN};
-    case WX_FILTER_CGROUP: return {skel->maps.wx_filter_cgroup, sizeof(uint64_t)};
-    case WX_FILTER_EXE: return {skel->maps.wx_filter_exe, sizeof(wx_exe_key)};
+    case WX_FILTER_PID: return {gen ? m.wx_filter_pid_1 : m.wx_filter_pid_0, sizeof(uint32_t)};
+    case WX_FILTER_UID: return {gen ? m.wx_filter_uid_1 : m.wx_filter_uid_0, sizeof(uint32_t)};
+    case WX_FILTER_COMM: return {gen ? m.wx_filter_comm_1 : m.wx_filter_comm_0, WX_COMM_LEN};
+    case WX_FILTER_CGROUP: return {gen ? m.wx_filter_cgroup_1 : m.wx_filter_cgroup_0, sizeof(uint64_t)};
+    case WX_FILTER_EXE: return {gen ? m.wx_filter_exe_1 : m.wx_filter_exe_0, sizeof(wx_exe_key)};
     default: throw BpfError("filter", EINVAL, "unknown filter kind " + std::to_string(kind));
   }
 }
 
-}  // namespace
-
-void BpfProgram::set_filter(const FilterSet& set) {
-  const FilterMap fm = filter_map(skel_.get(), set.kind);
-  const int fd = bpf_map__fd(fm.map);
-  const size_t n = set.actions.size();
-  if (set.keys.size() != n * fm.key_size) throw BpfError("filter", EINVAL, "key bytes do not match the kind");
-  if (n > WX_FILTER_MAX_ENTRIES) throw BpfError("filter", E2BIG, "more than 4096 entries of one kind");
-  std::set<std::string_view> wanted;
-  for (size_t i = 0; i < n; i++) {
-    const uint8_t* key = set.keys.data() + i * fm.key_size;
-    if (bpf_map_update_elem(fd, key, &set.actions[i], BPF_ANY)) throw BpfError("filter", errno, "map update");
-    wanted.emplace(reinterpret_cast<const char*>(key), fm.key_size);
-  }
-  // Then drop what is no longer listed. Deleting the current key would break the walk, so
-  // collect first.
-  std::vector<std::vector<uint8_t>> stale;
-  std::vector<uint8_t> key(fm.key_size), next(fm.key_size);
+// Empties one map (keys collected first: deleting the current key would break the walk).
+void clear_map(int fd, size_t key_size) {
+  std::vector<std::vector<uint8_t>> keys;
+  std::vector<uint8_t> key(key_size), next(key_size);
   for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, next.data()) == 0; prev = key.data()) {
     key = next;
-    if (!wanted.count(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()))) stale.push_back(key);
+    keys.push_back(key);
   }
-  for (const auto& k : stale) bpf_map_delete_elem(fd, k.data());
+  for (const auto& k : keys) bpf_map_delete_elem(fd, k.data());
 }
 
-void BpfProgram::set_filter_config(const FilterConfig& config) {
-  uint32_t zero = 0;
-  wx_filter_config value{.active_mask = config.active_mask, .scope_mask = config.scope_mask};
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wx_filter_config), &zero, &value, BPF_ANY))
+}  // namespace
+
+// Fills the generation not in use (every kind: a kind not listed is emptied), then flips to it
+// with one write. Until the flip the programs read the old generation whole; a failure before
+// it changes nothing they see.
+void BpfProgram::set_filters(const std::vector<FilterSet>& sets, const FilterConfig& config) {
+  const uint32_t next = active_gen_ ^ 1;
+  for (uint32_t kind = 0; kind < WX_FILTER_KINDS; kind++) {
+    const FilterMap fm = filter_map(skel_.get(), kind, next);
+    const int fd = bpf_map__fd(fm.map);
+    clear_map(fd, fm.key_size);
+    for (const FilterSet& set : sets) {
+      if (set.kind != kind) continue;
+      const size_t n = set.actions.size();
+      if (set.keys.size() != n * fm.key_size) throw BpfError("filter", EINVAL, "key bytes do not match the kind");
+      if (n > WX_FILTER_MAX_ENTRIES) throw BpfError("filter", E2BIG, "more than 4096 entries of one kind");
+      for (size_t i = 0; i < n; i++) {
+        if (bpf_map_update_elem(fd, set.keys.data() + i * fm.key_size, &set.actions[i], BPF_ANY))
+          throw BpfError("filter", errno, "map update");
+      }
+    }
+  }
+  const wx_filter_config value{.active_mask = config.active_mask, .scope_mask = config.scope_mask};
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wx_filter_config), &next, &value, BPF_ANY))
     throw BpfError("filter", errno, "config update");
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wx_filter_gen), &zero, &next, BPF_ANY))
+    throw BpfError("filter", errno, "generation flip");
+  active_gen_ = next;
 }
 
 int BpfProgram::ring_fd() const { return bpf_map__fd(skel_->maps.wx_events); }

@@ -67,9 +67,8 @@ class BpfProgram {
   // caller can check they are gone after close).
   uint32_t ring_map_id() const;
   std::vector<uint32_t> program_ids() const;
-  // Replaces one kind's entries (new ones are in before stale ones go), then the config.
-  void set_filter(const FilterSet& set);
-  void set_filter_config(const FilterConfig& config);
+  // Replaces every list and the config at once: all or nothing for the programs.
+  void set_filters(const std::vector<FilterSet>& sets, const FilterConfig& config);
   // The self-check child: watched whatever the filters say (0: none).
   void set_probe_tgid(uint32_t tgid);
   // Detaches every program; maps stay readable, so the ring can still be drained.
@@ -82,6 +81,7 @@ class BpfProgram {
     void operator()(wxwatch_bpf* skel) const;
   };
   std::unique_ptr<wxwatch_bpf, Destroy> skel_;
+  uint32_t active_gen_ = 1;  // the first set_filters() fills generation 0
 };
 
 }  // namespace wxwatch

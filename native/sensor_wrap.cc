@@ -190,8 +190,7 @@ void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
   std::vector<FilterSet> sets = parse_filters(info[0].As<Napi::Array>());
   FilterConfig config = parse_filter_config(info[1].As<Napi::Object>());
   try {
-    for (const FilterSet& set : sets) s->program->set_filter(set);
-    s->program->set_filter_config(config);
+    s->program->set_filters(sets, config);
   } catch (const BpfError& e) {
     throw to_js_error(info.Env(), e);
   }

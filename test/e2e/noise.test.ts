@@ -163,6 +163,48 @@ describe('noise control (root, real kernel)', function () {
       }));
   });
 
+  describe('filter changes are all or nothing in the kernel', () => {
+    it('never filters a process both scopes watch while the scope narrows from pids to comms', () =>
+      withSensor({ dedup: false, scope: { pids: [1] } }, async (sensor) => {
+        const findings = collect(sensor, 'finding');
+        // A process that flips RW→RX 2000 times, watched by both scopes below.
+        const child = spawn(WXFIX, ['wait-flip'], { stdio: ['pipe', 'pipe', 'inherit'] });
+        const closed = once(child, 'close');
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        const pid = child.pid!;
+        sensor.setScope({ pids: [pid] });
+        child.stdin.write('go\n');
+        // While it flips, switch scopes back and forth: every switch is one generation flip.
+        for (let i = 0; i < 40 && child.exitCode === null; i++) {
+          sensor.setScope(i % 2 ? { pids: [pid] } : { comms: ['wxfix'] });
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        await closed;
+        const report = JSON.parse(out.trim()) as { flips: number };
+        sensor.setScope({}); // so that settle()'s sentinel is watched
+        await settle(findings);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === pid).length, report.flips, 'every flip seen');
+      }));
+
+    it('leaves the old lists exactly when the kernel refuses a change half-way', () =>
+      withSensor({ allow: { comms: ['wxother'] } }, async (sensor) => {
+        // Straight to the addon: a change whose last kind the kernel side refuses (key bytes that
+        // do not fit the kind), after the others were written to the spare generation.
+        const native = (sensor as unknown as { native: { setFilters(sets: unknown[], config: unknown): void } }).native;
+        const bad = [
+          { kind: 1, keys: new Uint8Array(4), actions: Uint8Array.from([1]) }, // allow uid 0: everyone here
+          { kind: 4, keys: new Uint8Array(3), actions: Uint8Array.from([1]) },
+        ];
+        assert.throws(() => native.setFilters(bad, { activeMask: 0b10010, scopeMask: 0 }), /key bytes/);
+        const findings = collect(sensor, 'finding');
+        const still = await runCommand(other, ['w2x']); // still allowlisted
+        const seen = await runFixture(['w2x']); // uid 0, still watched: uid 0 never got in
+        await waitFor(findings, (f) => f.Event.hostProcessId === seen.pid);
+        assert.equal(findings.filter((f) => f.Event.hostProcessId === still.pid).length, 0);
+      }));
+  });
+
   describe('losses', () => {
     it('counts what a tiny ring and a stalled consumer lose, and the books still balance', async () => {
       const sensor = new Sensor({ dedup: false, ringBufferBytes: 64 << 10 });

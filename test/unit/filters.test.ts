@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readFilterFile } from '../../lib/filter-file';
-import { encodeFilters, FILTER_KIND, parseSelector, unionSets } from '../../lib/filters';
+import { encodeFilters, parseSelector } from '../../lib/filters';
 import { Sensor } from '../../lib/sensor';
 import { cgroup2Mount } from '../helpers/procs';
 
@@ -72,17 +72,4 @@ describe('filters: validation', () => {
 });
 
 describe('filters: changes', () => {
-  it('unions two encodings per kind, the newer action winning', () => {
-    const a = encodeFilters({ pids: [1, 2] }, { comms: ['x'] }).sets;
-    const b = encodeFilters(undefined, { pids: [2, 3] }).sets;
-    const u = unionSets(a, b)!;
-    const pids = u.find((s) => s.kind === FILTER_KIND.pid)!;
-    assert.equal(pids.actions.length, 3);
-    const at = (pid: number) => {
-      for (let i = 0; i < pids.actions.length; i++) if (new DataView(pids.keys.buffer).getUint32(i * 4, true) === pid) return pids.actions[i];
-      return -1;
-    };
-    assert.deepEqual([at(1), at(2), at(3)], [1, 2, 2], 'ignore, watch (b wins), watch');
-    assert.equal(u.find((s) => s.kind === FILTER_KIND.comm)!.actions.length, 1);
-  });
 });
