@@ -97,6 +97,10 @@ export class MemProtAlert implements TraceeEvent {
   get ctime(): bigint {
     return this.u64(OFF.ctime_ns);
   }
+  /** The file is also mapped shared and writable (cheap: the signatures test it per record). */
+  get writableAlias(): boolean {
+    return this.flag(FLAG.WRITABLE_ALIAS);
+  }
   get denied(): boolean {
     return this.flag(FLAG.DENIED);
   }

@@ -19,5 +19,5 @@ export const WRITABLE_ALIAS: Signature = {
   },
   alertKinds: [],
   recordFlags: ['WRITABLE_ALIAS'],
-  matches: (event) => event.wxwatch.writableAlias && !event.denied,
+  matches: (event) => event.writableAlias && !event.denied,
 };

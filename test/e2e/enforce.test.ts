@@ -3,6 +3,8 @@
 // a kernel without BPF LSM or trampolines (this project's 6.18 hosts) it refuses to start and
 // says what the kernel needs; the guests (Debian 6.1 and 6.12) run the real thing.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,6 +58,45 @@ describe('enforcement (root, real kernel)', function () {
       assert.equal(after.rc, 0);
     } finally {
       rmSync(dir2, { recursive: true, force: true });
+    }
+  });
+
+  it('npm start -- --enforce --scope comm=loader: the same from the command line (exit 77 where it cannot)', async function () {
+    const cli = path.join(REPO, 'dist', 'lib', 'cli.js');
+    const child = spawn(process.execPath, [cli, '--enforce', '--scope', 'comm=loader'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = once(child, 'exit');
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const deadline = Date.now() + 90_000;
+    while (!/watching/.test(err) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (child.exitCode !== null || !/watching/.test(err)) {
+      const [code] = await exited;
+      assert.equal(code, 77, err);
+      assert.match(err, /enforce needs BPF LSM and BPF trampolines/);
+      this.skip(); // not on this kernel: the guests prove it
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-enforce-'));
+    try {
+      const loader = path.join(dir, 'loader');
+      copyFileSync(WXFIX, loader);
+      const refused = await runCommand(loader, ['prot', String(PROT_RW), String(PROT_RX)]);
+      assert.equal(refused.errno, 13, 'EACCES');
+      const py = await runCommand('/usr/bin/python3', [path.join(REPO, 'test', 'fixtures', 'loader.py')]);
+      const lineOf = async (pid: number) => {
+        for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+          const line = out.split('\n').find((l) => l.includes(`"hostProcessId":${pid},`));
+          if (line) return JSON.parse(line);
+        }
+        throw new Error(`no line for ${pid}: ${err}`);
+      };
+      assert.equal((await lineOf(refused.pid)).wxwatch.blocked, true);
+      assert.equal((await lineOf(py.pid)).wxwatch.blocked, false);
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -50,7 +50,7 @@ export const GUEST_TESTS = {
    * argument; lsm-hook: the trampolines), and `npm start`'s own path with C and Python loaders. */
   byMode: {
     tracepoint: ['evasion corpus', 'C and Python/ctypes loaders', 'carries the SHA-256'],
-    'lsm-hook': ['evasion corpus', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'carries the SHA-256'],
+    'lsm-hook': ['evasion corpus', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'npm start -- --enforce', 'carries the SHA-256'],
     auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
   },
   /** Per test (a test is estimated at ~15 s under TCG). */
