@@ -59,6 +59,11 @@ struct wx_section {
 	struct wx_prev vmas[WX_SNAPSHOT_VMAS];
 };
 
+/* Sections open on the whole host. The lock tracepoints fire for every mmap lock of every
+ * process: when none of ours is open (the usual case), they return before any map lookup. A
+ * count that stays high only costs that shortcut, never a judgment. */
+__u64 open_sections = 0;
+
 /* Per task: it dies with the thread, so no other thread can ever read it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -273,6 +278,8 @@ static __always_inline int on_lock_acquired(__u64 lock_mm, __u64 write, __u64 su
 		count(WX_CNT_NO_STATE);
 		return 0;
 	}
+	if (!sec->mm)
+		__sync_fetch_and_add(&open_sections, 1);
 	sec->mm = (__u64)mm;
 	sec->call = call;
 	sec->stored = 0;
@@ -292,7 +299,7 @@ SEC("raw_tp/ma_write")
 int raw_tp__ma_write(struct bpf_raw_tracepoint_args *ctx)
 {
 	/* (fn, mas, piv, entry): a create call stores its new VMA while holding the lock. */
-	if (!ctx->args[3])
+	if (!ctx->args[3] || !open_sections)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_section *sec = bpf_task_storage_get(&wx_sections, task, 0, 0);
@@ -308,6 +315,8 @@ int raw_tp__ma_write(struct bpf_raw_tracepoint_args *ctx)
 /* Runs while the lock is still held. */
 static __always_inline int on_lock_released(__u64 lock_mm)
 {
+	if (!open_sections)
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_section *sec = bpf_task_storage_get(&wx_sections, task, 0, 0);
 	if (!sec || !sec->mm || sec->mm != lock_mm)
@@ -324,6 +333,7 @@ static __always_inline int on_lock_released(__u64 lock_mm)
 			judge_create_section(sec, mm);
 	}
 	sec->mm = 0;
+	__sync_fetch_and_sub(&open_sections, 1);
 	return 0;
 }
 

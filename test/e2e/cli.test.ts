@@ -41,6 +41,18 @@ async function startCli(args: string[] = []): Promise<Running> {
   return { child, lines, stderr: () => err };
 }
 
+/** The CLI reading a filter file that allowlists what it is given; `other` is wxfix under
+ * another name (comm "wxother"), so that one fixture is filtered and the other is not. */
+async function cliWithFilterFile(filters: unknown) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'));
+  const other = path.join(dir, 'wxother');
+  copyFileSync(WXFIX, other);
+  chmodSync(other, 0o755);
+  const file = path.join(dir, 'filters.json');
+  writeFileSync(file, JSON.stringify(filters));
+  return { dir, other, file, run: await startCli(['--filter-file', file]) };
+}
+
 async function lineFor(run: Running, pid: number): Promise<string> {
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -146,13 +158,7 @@ describe('wxwatch CLI', function () {
     });
 
     it('filters from --filter-file, and takes a changed file on SIGHUP', async () => {
-      const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'));
-      const other = path.join(dir, 'wxother');
-      copyFileSync(WXFIX, other);
-      chmodSync(other, 0o755);
-      const file = path.join(dir, 'filters.json');
-      writeFileSync(file, JSON.stringify({ allow: { comms: ['wxfix'] } }));
-      const run = await startCli(['--filter-file', file]);
+      const { dir, other, file, run } = await cliWithFilterFile({ allow: { comms: ['wxfix'] } });
       try {
         const ignored = await runFixture(['w2x']);
         const seen = await runCommand(other, ['w2x']);
@@ -268,13 +274,7 @@ describe('wxwatch CLI', function () {
     });
 
     it('keeps the old filters exactly when a SIGHUP reload is refused', async () => {
-      const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'));
-      const other = path.join(dir, 'wxother');
-      copyFileSync(WXFIX, other);
-      chmodSync(other, 0o755);
-      const file = path.join(dir, 'filters.json');
-      writeFileSync(file, JSON.stringify({ allow: { comms: ['wxfix'] } }));
-      const run = await startCli(['--filter-file', file]);
+      const { dir, other, file, run } = await cliWithFilterFile({ allow: { comms: ['wxfix'] } });
       try {
         writeFileSync(file, '{"allow":{"comms":"wxfix"}}'); // a string where a list belongs
         run.child.kill('SIGHUP');
