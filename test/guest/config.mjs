@@ -53,7 +53,8 @@ export const GUEST_MODULES = [
 
 /** Kernels, initramfs images and serial logs; outside the repository so every clone shares it. */
 export const CACHE = process.env.WXWATCH_GUEST_CACHE || '/var/cache/wxwatch-guest';
-export const LOGS = join(CACHE, 'logs');
+/** Serial logs per checkout, so runs from two clones sharing the cache keep their own. */
+export const LOGS = join(CACHE, 'logs', REPO.replace(/^\//, '').replaceAll('/', '_'));
 
 /** One mode's mocha run in a guest; past this it is killed and the cell fails as timed out. */
 export const CELL_TIMEOUT_MS = Number(process.env.WXWATCH_CELL_TIMEOUT_MS) || 3 * 60_000;
