@@ -40,10 +40,7 @@ export const GUEST_TESTS = {
 };
 
 /** Debian packages the harness needs on the host (installed with apt-get on first use). */
-export const HOST_PACKAGES = [
-  { pkg: 'qemu-system-x86', file: '/usr/bin/qemu-system-x86_64' },
-  { pkg: 'busybox-static', file: '/bin/busybox' },
-];
+export const HOST_PACKAGES = ['qemu-system-x86', 'busybox-static'];
 
 /** Kernel modules the initramfs loads, in this order (with their dependencies first). */
 export const GUEST_MODULES = [

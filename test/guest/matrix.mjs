@@ -158,7 +158,9 @@ async function main() {
     const label = kernels.find((k) => k !== 'host');
     if (!label) throw new Error('--kernel must name a guest kernel to run a command in');
     const boot = await bootGuest({ ...prepare(label), argv: positionals, cwd: process.cwd(), timeoutMs: BOOT_TIMEOUT_MS });
-    process.stdout.write(readFileSync(boot.log, 'utf8').split('\n').filter((l) => !l.startsWith('[')).join('\n'));
+    // The console without kernel messages and the firmware's terminal escapes.
+    const text = readFileSync(boot.log, 'utf8').replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '');
+    process.stdout.write(`${text.split('\n').filter((l) => !l.startsWith('[')).join('\n')}\n`);
     rmSync(boot.resultsDir, { recursive: true, force: true });
     process.exit(boot.exit?.code ?? 1);
   }
