@@ -58,10 +58,7 @@ export const GUEST_TESTS = {
 };
 
 /** Debian packages the harness needs on the host (installed with apt-get on first use). */
-export const HOST_PACKAGES = [
-  { pkg: 'qemu-system-x86', file: '/usr/bin/qemu-system-x86_64' },
-  { pkg: 'busybox-static', file: '/bin/busybox' },
-];
+export const HOST_PACKAGES = ['qemu-system-x86', 'busybox-static'];
 
 /** Kernel modules the initramfs loads, in this order (with their dependencies first). */
 export const GUEST_MODULES = [
@@ -71,7 +68,8 @@ export const GUEST_MODULES = [
 
 /** Kernels, initramfs images and serial logs; outside the repository so every clone shares it. */
 export const CACHE = process.env.WXWATCH_GUEST_CACHE || '/var/cache/wxwatch-guest';
-export const LOGS = join(CACHE, 'logs');
+/** Serial logs per checkout, so runs from two clones sharing the cache keep their own. */
+export const LOGS = join(CACHE, 'logs', REPO.replace(/^\//, '').replaceAll('/', '_'));
 
 /** One mode's mocha run in a guest; past this it is killed and the cell fails as timed out. */
 export const CELL_TIMEOUT_MS = Number(process.env.WXWATCH_CELL_TIMEOUT_MS) || 3 * 60_000;

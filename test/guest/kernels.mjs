@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE, KERNELS } from './config.mjs';
-import { ensureAptLists } from './packages.mjs';
+import { aptUpdate, ensureAptLists } from './packages.mjs';
 import { run, say } from './proc.mjs';
 
 /** The exact image package behind a metapackage, e.g. linux-image-6.1.0-57-amd64. */
@@ -21,7 +21,12 @@ function download(pkg) {
   const have = () => readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   if (!have()) {
     say(`downloading ${pkg}`);
-    run('apt-get', ['download', '-qq', pkg], { cwd: debs });
+    try {
+      run('apt-get', ['download', '-qq', pkg], { cwd: debs });
+    } catch {
+      aptUpdate(); // lists older than the mirror name a file it no longer has
+      run('apt-get', ['download', '-qq', pkg], { cwd: debs });
+    }
   }
   const deb = have();
   if (!deb) throw new Error(`apt-get download ${pkg} left no .deb in ${debs}`);

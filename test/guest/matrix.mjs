@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bootGuest } from './boot.mjs';
-import { BOOT_TIMEOUT_MS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, MODES, REPO } from './config.mjs';
+import { BOOT_TIMEOUT_MS, CELL_TIMEOUT_MS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, MODES, REPO } from './config.mjs';
 import { ensureInitramfs } from './initramfs.mjs';
 import { ensureKernel } from './kernels.mjs';
 import { ensureHostPackages } from './packages.mjs';
@@ -30,6 +30,8 @@ function hostCell(mode) {
     cwd: REPO,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
+    timeout: CELL_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
   writeFileSync(join(LOGS, 'host.log'), `${res.stdout ?? ''}${res.stderr ?? ''}`);
   if (!existsSync(out)) return notRun('host', mode, `the mocha run exited ${res.status ?? res.signal} without a result (${join(LOGS, 'host.log')})`);
@@ -44,14 +46,17 @@ function prepare(label) {
   return { kernel, initramfs: ensureInitramfs(kernel) };
 }
 
-/** Every mode's cell of one guest kernel, from a single boot. */
+/** Every mode's cell of one guest kernel, from a single boot; a cell for each whatever happens. */
 async function guestCells(label, modes) {
-  let prepared;
   try {
-    prepared = prepare(label);
+    return await bootAndCollect(label, modes);
   } catch (err) {
     return { cells: modes.map((m) => notRun(label, m, `no guest: ${err.message}`)) };
   }
+}
+
+async function bootAndCollect(label, modes) {
+  const prepared = prepare(label);
   say(`[${label}] booting ${prepared.kernel.kver} (log: ${join(LOGS, `${label}.log`)})`);
   let upSeconds = null;
   const boot = await bootGuest({
@@ -153,7 +158,9 @@ async function main() {
     const label = kernels.find((k) => k !== 'host');
     if (!label) throw new Error('--kernel must name a guest kernel to run a command in');
     const boot = await bootGuest({ ...prepare(label), argv: positionals, cwd: process.cwd(), timeoutMs: BOOT_TIMEOUT_MS });
-    process.stdout.write(readFileSync(boot.log, 'utf8').split('\n').filter((l) => !l.startsWith('[')).join('\n'));
+    // The console without kernel messages and the firmware's terminal escapes.
+    const text = readFileSync(boot.log, 'utf8').replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '');
+    process.stdout.write(`${text.split('\n').filter((l) => !l.startsWith('[')).join('\n')}\n`);
     rmSync(boot.resultsDir, { recursive: true, force: true });
     process.exit(boot.exit?.code ?? 1);
   }
