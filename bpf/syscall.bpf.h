@@ -42,11 +42,11 @@ struct wx_old_mmap_args {
 	__u32 addr, len, prot, flags, fd, offset;
 };
 
-static __always_inline void call_of_nr(struct wx_call *c, long nr, int compat)
+static __always_inline void call_of_nr(struct wx_call *c, long nr, int ia32)
 {
 	c->syscall = WX_SYS_OTHER;
 	c->kind = WX_CALL_NONE;
-	if (compat) {
+	if (ia32) {
 		switch (nr) {
 		case 125: c->syscall = WX_SYS_MPROTECT; break;
 		case 380: c->syscall = WX_SYS_PKEY_MPROTECT; break;
@@ -75,24 +75,25 @@ static __always_inline int current_call(struct task_struct *task, struct wx_call
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	long nr = BPF_CORE_READ(regs, orig_ax);
 	__u64 a0, a1, a2, a3;
-	int compat = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
-	if (compat) {
+	/* i386 (int 0x80, sysenter: TS_COMPAT) has its own numbers; x32 marks the native ones. */
+	int ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+	int x32 = !ia32 && (nr & X32_SYSCALL_BIT);
+	/* Most lock sections belong to other calls: classify before reading any argument. */
+	call_of_nr(c, x32 ? nr & ~X32_SYSCALL_BIT : nr, ia32);
+	if (c->kind == WX_CALL_NONE)
+		return WX_CALL_NONE;
+	if (ia32) {
 		a0 = (__u32)BPF_CORE_READ(regs, bx);
 		a1 = (__u32)BPF_CORE_READ(regs, cx);
 		a2 = (__u32)BPF_CORE_READ(regs, dx);
 		a3 = (__u32)BPF_CORE_READ(regs, si);
 	} else {
-		if (nr & X32_SYSCALL_BIT) {
-			nr &= ~X32_SYSCALL_BIT;
-			compat = 1;
-		}
 		a0 = BPF_CORE_READ(regs, di);
 		a1 = BPF_CORE_READ(regs, si);
 		a2 = BPF_CORE_READ(regs, dx);
 		a3 = BPF_CORE_READ(regs, r10);
 	}
-	call_of_nr(c, nr, compat);
-	c->compat = compat;
+	c->compat = ia32 || x32;
 	c->addr = a0;
 	c->len = a1;
 	c->prot = (__s32)a2;
