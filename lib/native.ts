@@ -36,6 +36,17 @@ export interface NativeStats {
   /** Records that went without their code: the per-CPU capture budget (2 MiB per 100 ms) was
    * spent, as in a W→X storm with dedup off. */
   codeSkipped: number;
+  /** Candidates not written because every work slot of their CPU was held by preempted runs
+   * (preemptible kernels): lost, and counted apart from a full ring. */
+  lostBusy: number;
+  /** Candidates counted into a summary record instead of their own: past the records one call
+   * writes one by one, or past a process's fair share of a filling ring. */
+  throttled: number;
+  /** Ranges with more VMAs than one walk takes: the rest neither judged nor reported. */
+  unwalked: number;
+  /** Program runs the kernel skipped (bpf_prog_info.recursion_misses, summed): a trampoline
+   * program starting on a CPU where a preempted run of it is in progress is not run. */
+  missedRuns: number;
   drained: number;
   prefiltered: number;
   /** Records that failed the drainer's validation (size against the ring, string lengths

@@ -15,8 +15,9 @@ import { TRC104 } from './signatures/trc104';
 
 /**
  * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost,
- * malformed, or is still on its way (inFlight; 0 once close() has resolved):
- * seen == emitted + filtered + suppressed + lost + malformed + inFlight.
+ * lostBusy, throttled, malformed, or is still on its way (inFlight; 0 once close() has resolved):
+ * seen == emitted + filtered + suppressed + lost + lostBusy + throttled + malformed + inFlight.
+ * Throttled candidates are each in a summary record (emitted) that says how many it stands for.
  * Past emitted, a finding an async iterator had no room for is counted in dropped.
  */
 export interface SensorStats extends NativeStats {
@@ -256,6 +257,10 @@ export class Sensor extends EventEmitter<SensorEvents> {
       noState: 0,
       degraded: 0,
       codeSkipped: 0,
+      lostBusy: 0,
+      throttled: 0,
+      unwalked: 0,
+      missedRuns: 0,
       drained: 0,
       prefiltered: 0,
       malformed: 0,
@@ -264,7 +269,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     const emitted = n.drained - n.prefiltered - n.malformed;
     // In-kernel filters and the native alert-kind prefilter are both "filtered".
     const filtered = n.filtered + n.prefiltered;
-    const inFlight = n.seen - emitted - filtered - n.suppressed - n.lost - n.malformed;
+    const inFlight = n.seen - emitted - filtered - n.suppressed - n.lost - n.lostBusy - n.throttled - n.malformed;
     return { ...n, emitted, filtered, inFlight, ...this.counts, findingsBySignature: { ...this.findingsBySignature } };
   }
 

@@ -55,6 +55,17 @@ Napi::Object record_layout(Napi::Env env) {
   WX_FIELD(code_missing);
   WX_FIELD(leader_start_boot_ns);
   WX_FIELD(parent_start_boot_ns);
+  WX_FIELD(target_start_boot_ns);
+  WX_FIELD(alias_start);
+  WX_FIELD(alias_end);
+  WX_FIELD(target_pid);
+  WX_FIELD(alias_pid);
+  WX_FIELD(summary_count);
+  WX_FIELD(event);
+  WX_FIELD(route);
+  WX_FIELD(rule);
+  WX_FIELD(target_exe_len);
+  WX_FIELD(target_comm);
 #undef WX_FIELD
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("fixedSize", Napi::Number::New(env, sizeof(wx_record)));

@@ -75,6 +75,12 @@ class BpfProgram {
   void detach();
   // The per-CPU counters, summed over CPUs.
   Counters counters() const;
+  // Writes the summary records of processes whose throttled records wait for one (they went
+  // quiet while the ring was filling); force: all of them now (at stop).
+  void flush_summaries(bool force);
+  // Runs the kernel skipped, summed over every program: a trampoline program that starts on a
+  // CPU where a preempted run of it is in progress is not run (bpf_prog_info.recursion_misses).
+  uint64_t recursion_misses() const;
 
  private:
   struct Destroy {
