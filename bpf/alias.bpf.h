@@ -114,32 +114,41 @@ static long alias_step(__u32 i, void *data)
 	return 1;
 }
 
-/* Judges one view of a file for aliases: the part range_start..range_end of vma (which starts
- * at vma_start; flags: its vm_flags now), which becomes executable (exec) or was just made. An executable view is checked against the
- * other views that may write; a new shared view that may write, against the executable ones.
- * Sets c's alias fields and flags. Costs nothing for a file with no other shared writable view
- * and a view that cannot write: the case of every executable and library on disk. */
-static __always_inline void judge_alias(struct wx_change *c, struct vm_area_struct *vma, struct file *file,
-					__u64 vma_start, __u64 range_start, __u64 range_end, __u64 flags, int exec)
+/* Judges the view of a file the slot's alias request names (range_start..range_end of vma,
+ * which starts at vma_start; flags: its vm_flags now; exec: it becomes executable, else it was
+ * just made). An executable view is checked against the other views that may write; a new
+ * shared view that may write, against the executable ones. Sets the alias fields and flags of
+ * the slot's change. Costs nothing for a file with no other shared writable view and a view
+ * that cannot write: the case of every executable and library on disk. A global function: its
+ * walk's state has a stack frame of its own, apart from its callers' (512 bytes in all). */
+__noinline int judge_alias_of_slot(__u32 slot)
 {
+	struct wx_scratch *s = slot_at(slot);
+	if (!s)
+		return 0;
+	struct wx_alias_request *q = &s->alias;
+	struct wx_change *c = &s->change;
+	struct file *file = (void *)q->file;
+	struct vm_area_struct *vma = (void *)q->vma;
 	if (!file)
-		return;
+		return 0;
+	__u64 flags = q->flags;
 	int self_shared = (flags & VM_SHARED) != 0;
 	int self_maywrite = (flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
 	struct address_space *mapping = BPF_CORE_READ(file, f_mapping);
 	/* the kernel's count includes this view; < 0 once write-sealed: no writable view at all */
 	__s32 writable = BPF_CORE_READ(mapping, i_mmap_writable.counter);
-	int look_writable = exec && writable > self_maywrite;
-	int look_exec = !exec && self_maywrite && !(flags & VM_EXEC);
+	int look_writable = q->exec && writable > self_maywrite;
+	int look_exec = !q->exec && self_maywrite && !(flags & VM_EXEC);
 	if (!look_writable && !look_exec)
-		return;
+		return 0;
 	struct alias_walk w = {
 		.node = BPF_CORE_READ(mapping, i_mmap.rb_root.rb_node),
 		.self = vma,
-		.pgoff_first = BPF_CORE_READ(vma, vm_pgoff) + ((range_start - vma_start) >> PAGE_SHIFT),
+		.pgoff_first = BPF_CORE_READ(vma, vm_pgoff) + ((q->range_start - q->vma_start) >> PAGE_SHIFT),
 		.want_exec = look_exec,
 	};
-	w.pgoff_last = w.pgoff_first + ((range_end - range_start) >> PAGE_SHIFT) - 1;
+	w.pgoff_last = w.pgoff_first + ((q->range_end - q->range_start) >> PAGE_SHIFT) - 1;
 	bpf_loop(3 * WX_ALIAS_WALK, alias_step, &w, 0);
 	int complete = w.mode == ALIAS_DONE;
 	/* Every writable view the kernel counts was seen (it counts shared views that may write
@@ -158,6 +167,23 @@ static __always_inline void judge_alias(struct wx_change *c, struct vm_area_stru
 		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
 		c->writable_maps = look_writable ? writable - self_maywrite : 0;
 	}
+	return 0;
+}
+
+static __always_inline void judge_alias(struct wx_scratch *s, __u32 slot, struct vm_area_struct *vma, struct file *file,
+					__u64 vma_start, __u64 range_start, __u64 range_end, __u64 flags, int exec)
+{
+	if (!file)
+		return;
+	struct wx_alias_request *q = &s->alias;
+	q->vma = (__u64)vma;
+	q->file = (__u64)file;
+	q->vma_start = vma_start;
+	q->range_start = range_start;
+	q->range_end = range_end;
+	q->flags = flags;
+	q->exec = exec;
+	judge_alias_of_slot(slot);
 }
 
 #endif /* WXWATCH_ALIAS_BPF_H */

@@ -106,7 +106,7 @@ int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqpr
 	__u64 start = BPF_CORE_READ(vma, vm_start), end = BPF_CORE_READ(vma, vm_end);
 	if (!rule) {
 		/* an executable view of a writable one, or a writable view of an executable one */
-		judge_alias(c, vma, file, start, start, end, gained_write_shared ? prev | VM_MAYWRITE : prev, gained_exec);
+		judge_alias(s, slot, vma, file, start, start, end, gained_write_shared ? prev | VM_MAYWRITE : prev, gained_exec);
 		if (gained_write_shared && !(c->flags & WX_F_WRITABLE_ALIAS) && file_has_exec_view(file))
 			c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 		if (!(c->flags & WX_F_WRITABLE_ALIAS)) {

@@ -136,6 +136,38 @@ struct wx_change {
 	__u8 _pad[2];
 };
 
+/* A process's share of the ring in the current window, and what it could not write: counted
+ * into one summary record, written with its next record once the ring has room again, or by
+ * flush_summaries (user space runs it) for a process that went quiet. */
+struct wx_share {
+	__u64 window_start;
+	__u64 bytes;
+	__u64 pending;    /* throttled records not yet summarised */
+	__u64 first;
+	__u64 last;
+	__u64 leader_start_boot_ns; /* the process, for a summary written outside it */
+	__u64 cgroup_id;
+	__u32 alert;      /* of the first throttled record; the summary reports it */
+	__u32 flags;      /* union of the throttled records' flags */
+	__u32 tgid;
+	__u32 uid;
+	char comm[WX_COMM_LEN];
+	__u8 event;
+	__u8 _pad[7];
+};
+
+/* What the alias check (alias.bpf.h) is asked to judge: one view of a file. */
+struct wx_alias_request {
+	__u64 vma;
+	__u64 file;
+	__u64 vma_start;
+	__u64 range_start;
+	__u64 range_end;
+	__u64 flags;
+	__u32 exec;
+	__u32 _pad;
+};
+
 /* A work slot: too big for the 512-byte BPF stack, and for a per-CPU array (32 KiB) once a
  * record carries code. Slot i belongs to CPU i / WX_SLOTS_PER_CPU; busy says a run holds it. */
 struct wx_scratch {
@@ -151,7 +183,8 @@ struct wx_scratch {
 	/* A change being judged and emit()'s keys: off the stack, which a hook and the bpf_loop
 	 * callback it runs share (512 bytes on 6.1). */
 	struct wx_change change;
-	struct wx_change summary;
+	struct wx_alias_request alias;
+	struct wx_share fresh_share; /* a zeroed share to insert (a map value, not on the stack) */
 	struct wx_dedup_key dedup_key;
 	struct wx_image_key image;
 	struct maple_node_buf node; /* one maple tree node (maple.bpf.h) */
@@ -173,26 +206,6 @@ struct {
 	__type(key, struct wx_dedup_key);
 	__type(value, __u8);
 } wx_dedup SEC(".maps");
-
-/* A process's share of the ring in the current window, and what it could not write: counted
- * into one summary record, written with its next record once the ring has room again, or by
- * flush_summaries (user space runs it) for a process that went quiet. */
-struct wx_share {
-	__u64 window_start;
-	__u64 bytes;
-	__u64 pending;    /* throttled records not yet summarised */
-	__u64 first;
-	__u64 last;
-	__u64 leader_start_boot_ns; /* the process, for a summary written outside it */
-	__u64 cgroup_id;
-	__u32 alert;      /* of the first throttled record; the summary reports it */
-	__u32 flags;      /* union of the throttled records' flags */
-	__u32 tgid;
-	__u32 uid;
-	char comm[WX_COMM_LEN];
-	__u8 event;
-	__u8 _pad[7];
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -439,16 +452,16 @@ static __always_inline void fill_task(struct wx_record *r, struct task_struct *t
 	r->cpu = bpf_get_smp_processor_id();
 	r->mnt_ns = task->nsproxy->mnt_ns->ns.inum;
 
-	struct pid *tp = task->thread_pid;
-	unsigned int level = tp->level;
-	/* numbers[level]: a variable index, so computed and read the slower way */
+	/* numbers[level]: a variable index, so computed on a plain pointer and read the slower way */
+	struct pid *tp = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(tp, level);
 	struct upid *u = (void *)tp + bpf_core_field_offset(struct pid, numbers) +
 			 level * bpf_core_type_size(struct upid);
 	struct pid_namespace *ns = BPF_CORE_READ(u, ns);
 	r->pid_ns = BPF_CORE_READ(ns, ns.inum);
 	r->ns_tid = BPF_CORE_READ(u, nr);
-	r->ns_pid = pid_nr_at(leader->thread_pid, level, ns);
-	r->ns_ppid = pid_nr_at(parent->group_leader->thread_pid, level, ns);
+	r->ns_pid = pid_nr_at(BPF_CORE_READ(leader, thread_pid), level, ns);
+	r->ns_ppid = pid_nr_at(BPF_CORE_READ(parent, group_leader, thread_pid), level, ns);
 }
 
 static __always_inline void fill_region(struct wx_record *r, struct mm_struct *mm, struct wx_change *c)
@@ -726,15 +739,19 @@ static __always_inline void throttle(struct wx_share *share, struct wx_change *c
 	count(WX_CNT_THROTTLED);
 }
 
-/* Builds one record in the slot and writes it into the ring buffer, unless dedup suppresses
+/* Builds one record from the slot's change and writes it into the ring buffer, unless dedup suppresses
  * it, the call's tally has written its share (counted into the tally's summary), or the
  * process is past its fair share of a filling ring (counted into the process's summary).
  * Summaries (WX_F_SUMMARY) bypass all three: each stands for records already counted. A
  * global function: the verifier checks it once, not at each of its many callers. */
-__noinline int emit_change(struct wx_scratch *s, __u32 slot, struct wx_change *c, struct wx_tally *tally)
+__noinline int emit_change(__u32 slot, struct wx_tally *tally)
 {
-	if (!s || !c)
+	/* The slot by its index: a map value the helpers take (a pointer argument would be plain
+	 * memory to the verifier, which 6.1's map helpers refuse). */
+	struct wx_scratch *s = slot_at(slot);
+	if (!s)
 		return 0;
+	struct wx_change *c = &s->change;
 	struct wx_record *r = (void *)s->record;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct mm_struct *mm = task->mm;
@@ -842,8 +859,9 @@ __noinline int emit_change(struct wx_scratch *s, __u32 slot, struct wx_change *c
 	if (!summary) {
 		struct wx_share *share = bpf_map_lookup_elem(&wx_shares, image);
 		if (!share) {
-			struct wx_share fresh = { .window_start = bpf_ktime_get_ns() };
-			bpf_map_update_elem(&wx_shares, image, &fresh, BPF_NOEXIST);
+			__builtin_memset(&s->fresh_share, 0, sizeof(s->fresh_share));
+			s->fresh_share.window_start = bpf_ktime_get_ns();
+			bpf_map_update_elem(&wx_shares, image, &s->fresh_share, BPF_NOEXIST);
 			share = bpf_map_lookup_elem(&wx_shares, image);
 		}
 		if (share) {
@@ -886,14 +904,15 @@ static __always_inline void flush_share(struct wx_scratch *s, __u32 slot)
 	if (!n)
 		return;
 	__u32 flags = __sync_lock_test_and_set(&share->flags, 0);
-	summary_of(&s->summary, share->alert, share->event, flags, n, share->first, share->last, WX_SYS_OTHER);
-	emit_change(s, slot, &s->summary, 0);
+	summary_of(&s->change, share->alert, share->event, flags, n, share->first, share->last, WX_SYS_OTHER);
+	emit_change(slot, 0);
 }
 
-/* One change, as a record (or counted), and the process's pending summary if it can go now. */
+/* The slot's change (c: always &s->change), as a record (or counted), and the process's
+ * pending summary if it can go now. */
 static __always_inline void emit(struct wx_scratch *s, __u32 slot, struct wx_change *c, struct wx_tally *tally)
 {
-	emit_change(s, slot, c, tally);
+	emit_change(slot, tally);
 	flush_share(s, slot);
 }
 
@@ -911,10 +930,10 @@ static __always_inline void flush_tally(__u32 slot, struct wx_tally *tally, __u1
 		struct wx_tally_kind *k = &tally->kind[i];
 		if (!k->count)
 			continue;
-		summary_of(&s->summary, i, WX_EVENT_PROTECT, k->flags, k->count, k->first, k->last, syscall);
+		summary_of(&s->change, i, WX_EVENT_PROTECT, k->flags, k->count, k->first, k->last, syscall);
 		k->count = 0;
 		k->flags = 0;
-		emit_change(s, slot, &s->summary, 0);
+		emit_change(slot, 0);
 	}
 	tally->records = 0;
 }

@@ -118,14 +118,14 @@ static __always_inline __u64 requested_flags(struct wx_section *sec)
 
 /* A VMA that became executable (or writable and executable): its alert, its kind of memory and
  * its aliases. Returns whether it is worth a record. */
-static __always_inline int judge_exec(struct wx_change *c, struct vma_read *post, __u64 prev_flags, __u64 range_start,
-				      __u64 range_end)
+static __always_inline int judge_exec(struct wx_scratch *s, __u32 slot, struct wx_change *c, struct vma_read *post,
+				      __u64 prev_flags, __u64 range_start, __u64 range_end)
 {
 	c->alert = judge(prev_flags, post->flags);
 	int gained = !(prev_flags & VM_EXEC) && (post->flags & VM_EXEC);
 	if (gained)
 		c->flags |= memory_flags(post->vma, post->file);
-	judge_alias(c, post->vma, post->file, post->start, range_start, range_end, post->flags, gained);
+	judge_alias(s, slot, post->vma, post->file, post->start, range_start, range_end, post->flags, gained);
 	return c->alert || (c->flags & WX_F_WRITABLE_ALIAS);
 }
 
@@ -160,7 +160,7 @@ static long judge_step(__u32 i, void *data)
 		}
 		return 0;
 	}
-	if (!judge_exec(c, &post, prev_flags, probe, until))
+	if (!judge_exec(s, w->slot, c, &post, prev_flags, probe, until))
 		return 0;
 	change_of(c, sec, &post, prev_start, prev_end, prev_flags);
 	emit(s, w->slot, c, &sec->tally);
@@ -226,7 +226,7 @@ static __always_inline void judge_create_section(struct wx_section *sec, __u32 s
 		/* a new mapping is not written yet (a merged neighbour's anon_vma says nothing of it) */
 		c->flags |= memory_flags(v.vma, v.file) & WX_F_IN_MEMORY_FILE;
 	}
-	judge_alias(c, v.vma, v.file, v.start, v.start, v.end, v.flags, (v.flags & VM_EXEC) != 0);
+	judge_alias(s, slot, v.vma, v.file, v.start, v.start, v.end, v.flags, (v.flags & VM_EXEC) != 0);
 	if (!c->alert && !(c->flags & (WX_F_WRITABLE_ALIAS | WX_F_IN_MEMORY_FILE | WX_F_WRITTEN)))
 		return;
 	change_of(c, sec, &v, v.start, v.end, 0);

@@ -179,7 +179,7 @@ int BPF_PROG(fexit__mprotect_fixup)
 		 * into); its file views decide the alias. */
 		struct vma_read post = {};
 		if (!vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, &post))
-			judge_alias(c, post.vma, post.file, post.start, f->start, f->end, post.flags, 1);
+			judge_alias(s, slot, post.vma, post.file, post.start, f->start, f->end, post.flags, 1);
 	}
 	emit(s, slot, c, f->in_call ? &f->tally : 0);
 	slot_put(s);
@@ -224,7 +224,7 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	c->file = file; /* the caller holds a reference for the whole call */
 	struct vma_read v = {};
 	if (file && !vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), ret, &v))
-		judge_alias(c, v.vma, file, v.start, ret, ret + len, v.flags, exec);
+		judge_alias(s, slot, v.vma, file, v.start, ret, ret + len, v.flags, exec);
 	if (alert || (c->flags & (WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS))) {
 		call_context(c, task, ret, ret + len);
 		emit(s, slot, c, 0);
@@ -328,6 +328,23 @@ int BPF_PROG(fentry__pin_user_pages_remote, struct mm_struct *mm, unsigned long 
 	     unsigned int gup_flags)
 {
 	return on_remote_pages(arg_u64(ctx, 0), start, nr_pages, gup_flags);
+}
+
+/* Before 6.3 a trampoline takes at most six arguments, and the two above have seven: there,
+ * follow_page_mask(vma, address, flags, ctx), which the same paths call for each page with
+ * the lock held. A forced write (FOLL_FORCE: /proc/PID/mem, ptrace) or a write into another mm
+ * (process_vm_writev) into an executable VMA is judged; other callers leave at once. */
+#define FOLL_FORCE 0x10
+
+SEC("fentry/follow_page_mask")
+int BPF_PROG(fentry__follow_page_mask, struct vm_area_struct *vma, unsigned long address, unsigned int flags)
+{
+	if (!(flags & FOLL_WRITE) || !(BPF_CORE_READ(vma, vm_flags) & VM_EXEC))
+		return 0;
+	__u64 mm = (__u64)BPF_CORE_READ(vma, vm_mm);
+	if (!(flags & FOLL_FORCE) && mm == (__u64)BPF_CORE_READ(bpf_get_current_task_btf(), mm))
+		return 0;
+	return on_remote_pages(mm, address & ~(WX_CODE_PAGE - 1ULL), 1, flags);
 }
 
 /* userfaultfd fills pages past their protection: UFFDIO_COPY and UFFDIO_CONTINUE into an

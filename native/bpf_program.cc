@@ -74,6 +74,15 @@ struct KernelBtf {
   bool has_function(const char* name) const {
     return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
   }
+  // A function a trampoline can take: at most six arguments before 6.3 (where more are taken,
+  // BTF shows nothing of it, so seven and more count as too many unless the kernel is newer).
+  int arg_count(const char* name) const {
+    if (!vmlinux) return -1;
+    int id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC);
+    if (id <= 0) return -1;
+    const btf_type* proto = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
+    return proto && btf_is_func_proto(proto) ? btf_vlen(proto) : -1;
+  }
   // Whether this kernel's mmap_lock tracepoints still carry the memcg path argument (before
   // 6.10): their BTF prototype (void *, mm, memcg_path, write, success) has five parameters.
   bool lock_tracepoint_has_memcg() const {
@@ -130,8 +139,13 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   bpf_program__set_autoload(p.fexit__mprotect_fixup, trampoline);
   bpf_program__set_autoload(p.fexit__mmap_region, trampoline);
   bpf_program__set_autoload(p.fexit__security_file_mprotect, trampoline && config.emit_denied);
-  bpf_program__set_autoload(p.fentry__get_user_pages_remote, trampoline);
-  bpf_program__set_autoload(p.fentry__pin_user_pages_remote, trampoline);
+  // Forced and remote writes: the gup entry points, or (six arguments at most before 6.3) the
+  // page walk they call.
+  const bool remote_gup = kernel.arg_count("get_user_pages_remote") > 0 && kernel.arg_count("get_user_pages_remote") <= 6 &&
+                          kernel.arg_count("pin_user_pages_remote") <= 6;
+  bpf_program__set_autoload(p.fentry__get_user_pages_remote, trampoline && remote_gup);
+  bpf_program__set_autoload(p.fentry__pin_user_pages_remote, trampoline && remote_gup);
+  bpf_program__set_autoload(p.fentry__follow_page_mask, trampoline && !remote_gup && kernel.has_function("follow_page_mask"));
   bpf_program__set_autoload(p.fentry__security_file_permission, trampoline);
   // userfaultfd's fill functions were renamed in 6.4
   const bool mfill = kernel.has_function("mfill_atomic_copy");
