@@ -26,6 +26,8 @@ struct wx_prev {
 	__u64 start;
 	__u64 end;
 	__u64 flags;
+	__u64 written; /* WX_F_WRITTEN if it had an anon_vma then: after the call it may have merged
+			* with a written neighbour and have one it never earned */
 };
 
 /* One write-locked section of one of our calls, from the lock's acquisition to its release. */
@@ -82,6 +84,7 @@ static long snapshot_step(__u32 i, void *data)
 	p->start = v.start;
 	p->end = v.end;
 	p->flags = v.flags;
+	p->written = BPF_CORE_READ(v.vma, anon_vma) ? WX_F_WRITTEN : 0;
 	sec->nvmas = i + 1;
 	sec->snap_end = v.end;
 	w->cur = v.end;
@@ -119,12 +122,12 @@ static __always_inline __u64 requested_flags(struct wx_section *sec)
 /* A VMA that became executable (or writable and executable): its alert, its kind of memory and
  * its aliases. Returns whether it is worth a record. */
 static __always_inline int judge_exec(struct wx_scratch *s, __u32 slot, struct wx_change *c, struct vma_read *post,
-				      __u64 prev_flags, __u64 range_start, __u64 range_end)
+				      __u64 prev_flags, __u32 prev_written, __u64 range_start, __u64 range_end)
 {
 	c->alert = judge(prev_flags, post->flags);
 	int gained = !(prev_flags & VM_EXEC) && (post->flags & VM_EXEC);
 	if (gained)
-		c->flags |= memory_flags(post->vma, post->file);
+		c->flags |= prev_written | (memory_flags(post->vma, post->file) & WX_F_IN_MEMORY_FILE);
 	judge_alias(s, slot, post->vma, post->file, post->start, range_start, range_end, post->flags, gained);
 	return c->alert || (c->flags & WX_F_WRITABLE_ALIAS);
 }
@@ -139,6 +142,7 @@ static long judge_step(__u32 i, void *data)
 		return 1;
 	struct wx_prev *prev = &sec->vmas[i & (WX_SNAPSHOT_VMAS - 1)];
 	__u64 prev_start = prev->start, prev_end = prev->end, prev_flags = prev->flags;
+	__u32 prev_written = prev->written;
 	__u64 probe = prev_start > sec->start ? prev_start : sec->start;
 	__u64 until = prev_end < sec->end ? prev_end : sec->end;
 	struct vma_read post = {};
@@ -160,7 +164,7 @@ static long judge_step(__u32 i, void *data)
 		}
 		return 0;
 	}
-	if (!judge_exec(s, w->slot, c, &post, prev_flags, probe, until))
+	if (!judge_exec(s, w->slot, c, &post, prev_flags, prev_written, probe, until))
 		return 0;
 	change_of(c, sec, &post, prev_start, prev_end, prev_flags);
 	emit(s, w->slot, c, &sec->tally);

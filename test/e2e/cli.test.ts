@@ -125,7 +125,7 @@ describe('wxwatch CLI', function () {
       assert.match(run.stderr(), /SIGINT: stopped; seen \d+, emitted \d+, .*lost 0/);
     });
 
-    it('prints C and Python/ctypes loaders as TRC-104 lines and nothing for R→RX, RX→RW, RW→RW or an RWX mmap', async () => {
+    it('prints C and Python/ctypes loaders as TRC-104 lines, nothing for R→RX, RX→RW or RW→RW, and an RWX mmap as WXW-005 only', async () => {
       const run = await startCli(TEST_MODE ? ['--mode', TEST_MODE] : []);
       try {
         const c = await runFixture(['w2x']);
@@ -136,11 +136,17 @@ describe('wxwatch CLI', function () {
           assert.equal(String(detection.args[0].value.args[1].value), fx.addr);
         }
         const quiet = [];
-        for (const mode of ['r2x', 'x2w', 'w2w', 'mmap-wx']) quiet.push((await runFixture([mode])).pid);
+        for (const mode of ['r2x', 'x2w', 'w2w']) quiet.push((await runFixture([mode])).pid);
+        const rwx = (await runFixture(['mmap-wx'])).pid;
         await lineFor(run, (await runFixture(['w2x'])).pid); // everything before it has been printed
         for (const pid of quiet) {
           assert.equal(run.lines.filter((l) => l.includes(`"hostProcessId":${pid},`)).length, 0, `nothing for ${pid}`);
         }
+        const rwxLines = run.lines.filter((l) => l.includes(`"hostProcessId":${rwx},`)).map((l) => JSON.parse(l));
+        assert.deepEqual(
+          rwxLines.map((d) => d.metadata.Properties.signatureID),
+          ['WXW-005'],
+        );
       } finally {
         run.child.kill('SIGINT');
         await once(run.child, 'exit');
