@@ -84,7 +84,8 @@ static long snapshot_step(__u32 i, void *data)
 	p->start = v.start;
 	p->end = v.end;
 	p->flags = v.flags;
-	p->written = BPF_CORE_READ(v.vma, anon_vma) ? WX_F_WRITTEN : 0;
+	struct vm_area_struct *vma = v.vma; /* a local: CORE_READ would relocate v.vma too */
+	p->written = BPF_CORE_READ(vma, anon_vma) ? WX_F_WRITTEN : 0;
 	sec->nvmas = i + 1;
 	sec->snap_end = v.end;
 	w->cur = v.end;
