@@ -32,21 +32,6 @@ static __always_inline __u64 flags_asked(__u64 prev, unsigned long prot)
 	       (prot & PROT_EXEC ? VM_EXEC : 0);
 }
 
-/* A file with a view that is executable now, at any offset. */
-static __always_inline int file_has_exec_view(struct file *file)
-{
-	struct address_space *mapping = BPF_CORE_READ(file, f_mapping);
-	struct alias_walk w = {
-		.node = BPF_CORE_READ(mapping, i_mmap.rb_root.rb_node),
-		.pgoff_last = ~0ULL,
-		.want_exec = 1,
-	};
-	if (!w.node)
-		return 0;
-	bpf_loop(3 * WX_ALIAS_WALK, alias_step, &w, 0);
-	return w.found || w.mode != ALIAS_DONE; /* not all seen: refused, as unsure */
-}
-
 /* Writes the blocked record for a refusal (c: the change, in the slot) and returns -EACCES. */
 static __always_inline int refuse(struct wx_scratch *s, __u32 slot, struct task_struct *task, __u8 rule)
 {
@@ -107,7 +92,7 @@ int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqpr
 	if (!rule) {
 		/* an executable view of a writable one, or a writable view of an executable one */
 		judge_alias(s, slot, vma, file, start, start, end, gained_write_shared ? prev | VM_MAYWRITE : prev, gained_exec);
-		if (gained_write_shared && !(c->flags & WX_F_WRITABLE_ALIAS) && file_has_exec_view(file))
+		if (gained_write_shared && !(c->flags & WX_F_WRITABLE_ALIAS) && file_has_exec_view(s, slot, file))
 			c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 		if (!(c->flags & WX_F_WRITABLE_ALIAS)) {
 			slot_put(s);
@@ -141,6 +126,10 @@ int BPF_PROG(lsm__mmap_file, struct file *file, unsigned long reqprot, unsigned 
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (!enforced_on(task, 1))
 		return 0;
+	__u32 slot;
+	struct wx_scratch *s = refusal_slot(&slot);
+	if (!s)
+		return -EACCES; /* refused unjudged: a preempted run holds every slot (counted) */
 	__u8 rule = WX_RULE_NONE;
 	__u32 kind = 0;
 	if (exec && (prot & PROT_WRITE)) {
@@ -151,16 +140,14 @@ int BPF_PROG(lsm__mmap_file, struct file *file, unsigned long reqprot, unsigned 
 	} else if (exec && file && BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) > 0) {
 		rule = WX_RULE_ALIAS;
 		kind = WX_F_WRITABLE_ALIAS;
-	} else if (!exec && shared_writable && file_has_exec_view(file)) {
+	} else if (!exec && shared_writable && file_has_exec_view(s, slot, file)) {
 		rule = WX_RULE_ALIAS;
 		kind = WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 	}
-	if (!rule)
+	if (!rule) {
+		slot_put(s);
 		return 0;
-	__u32 slot;
-	struct wx_scratch *s = refusal_slot(&slot);
-	if (!s)
-		return -EACCES;
+	}
 	struct wx_change *c = &s->change;
 	c->alert = exec && (prot & PROT_WRITE) ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
 	c->new_flags = flags_asked(0, prot);
@@ -183,6 +170,10 @@ int BPF_PROG(lsm__shm_shmat, struct kern_ipc_perm *perm, char *shmaddr, int shmf
 	if (!enforced_on(task, 1))
 		return 0;
 	struct file *file = BPF_CORE_READ((struct shmid_kernel *)perm, shm_file);
+	__u32 slot;
+	struct wx_scratch *s = refusal_slot(&slot);
+	if (!s)
+		return -EACCES; /* refused unjudged: a preempted run holds every slot (counted) */
 	__u8 rule = WX_RULE_NONE;
 	__u32 kind = 0;
 	if (exec && writable) {
@@ -190,16 +181,14 @@ int BPF_PROG(lsm__shm_shmat, struct kern_ipc_perm *perm, char *shmaddr, int shmf
 	} else if (exec && file && BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) > 0) {
 		rule = WX_RULE_ALIAS;
 		kind = WX_F_WRITABLE_ALIAS;
-	} else if (!exec && file && file_has_exec_view(file)) {
+	} else if (!exec && file && file_has_exec_view(s, slot, file)) {
 		rule = WX_RULE_ALIAS;
 		kind = WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 	}
-	if (!rule)
+	if (!rule) {
+		slot_put(s);
 		return 0;
-	__u32 slot;
-	struct wx_scratch *s = refusal_slot(&slot);
-	if (!s)
-		return -EACCES;
+	}
 	struct wx_change *c = &s->change;
 	c->alert = exec && writable ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
 	struct wx_call call = {};

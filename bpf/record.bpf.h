@@ -156,16 +156,21 @@ struct wx_share {
 	__u8 _pad[7];
 };
 
-/* What the alias check (alias.bpf.h) is asked to judge: one view of a file. */
-struct wx_alias_request {
-	__u64 vma;
+/* A walk of a file's views (alias.bpf.h): what it looks for, and what it found. */
+struct wx_views {
 	__u64 file;
-	__u64 vma_start;
-	__u64 range_start;
-	__u64 range_end;
-	__u64 flags;
-	__u32 exec;
+	__u64 self;
+	__u64 pgoff_first;
+	__u64 pgoff_last;
+	__u32 want_exec;
+	__u32 found;
+	__u32 shared;
+	__u32 shared_maywrite;
+	__u32 complete;
 	__u32 _pad;
+	__u64 first_start;
+	__u64 first_end;
+	__u64 first_mm;
 };
 
 /* A work slot: too big for the 512-byte BPF stack, and for a per-CPU array (32 KiB) once a
@@ -183,7 +188,7 @@ struct wx_scratch {
 	/* A change being judged and emit()'s keys: off the stack, which a hook and the bpf_loop
 	 * callback it runs share (512 bytes on 6.1). */
 	struct wx_change change;
-	struct wx_alias_request alias;
+	struct wx_views views;
 	struct wx_share fresh_share; /* a zeroed share to insert (a map value, not on the stack) */
 	struct wx_dedup_key dedup_key;
 	struct wx_image_key image;
@@ -270,8 +275,34 @@ static __always_inline __u32 judge(__u64 prev, __u64 next)
 	return alert;
 }
 
+static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
+{
+	return (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+}
+
+/* A file on one of the kernel's internal mounts (memfds, shared anonymous memory, SysV
+ * segments) whose name starts with prefix. */
+static __always_inline int internal_file_named(struct file *file, const char prefix[8], int n)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	if (BPF_CORE_READ(real_mount(vfsmnt), mnt_ns) != MNT_NS_INTERNAL)
+		return 0;
+	char name[8] = {};
+	bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	for (int i = 0; i < 8 && i < n; i++)
+		if (name[i] != prefix[i])
+			return 0;
+	return 1;
+}
+
+static __always_inline int is_memfd(struct file *file)
+{
+	return internal_file_named(file, "memfd:", 6);
+}
+
 /* Code of a file that lives only in memory: a memfd, tmpfs/shm, ramfs, hugetlbfs, or a file
- * with no name left (deleted), with bytes in it. */
+ * with no name left (deleted), with bytes in it. Not shared anonymous memory (MAP_SHARED |
+ * MAP_ANONYMOUS is a nameless shmem file, "dev/zero"): it is anonymous memory, not a file. */
 static __always_inline int in_memory_file(struct file *file)
 {
 	if (!file)
@@ -280,8 +311,9 @@ static __always_inline int in_memory_file(struct file *file)
 	if (BPF_CORE_READ(inode, i_size) <= 0)
 		return 0;
 	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
-	return magic == TMPFS_MAGIC || magic == RAMFS_MAGIC || magic == HUGETLBFS_MAGIC ||
-	       BPF_CORE_READ(inode, i_nlink) == 0;
+	if (magic != TMPFS_MAGIC && magic != RAMFS_MAGIC && magic != HUGETLBFS_MAGIC && BPF_CORE_READ(inode, i_nlink) != 0)
+		return 0;
+	return !internal_file_named(file, "dev/zero", 8);
 }
 
 /* The flags of a change that made memory executable: whether it was written since it was
@@ -295,11 +327,6 @@ static __always_inline __u32 memory_flags(struct vm_area_struct *vma, struct fil
 	if (in_memory_file(file))
 		f |= WX_F_IN_MEMORY_FILE;
 	return f;
-}
-
-static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
-{
-	return (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
 }
 
 struct path_walk {
@@ -408,17 +435,6 @@ static __always_inline __u32 append_path(struct wx_scratch *s, __u32 slot, __u32
 	bpf_probe_read_kernel(&s->record[at & (RECORD_BUF - 1)], len & (WX_PATH_MAX - 1),
 			      &s->path[(WX_PATH_MAX - len) & (WX_PATH_MAX - 1)]);
 	return len;
-}
-
-static __always_inline int is_memfd(struct file *file)
-{
-	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	if (BPF_CORE_READ(real_mount(vfsmnt), mnt_ns) != MNT_NS_INTERNAL)
-		return 0;
-	char prefix[6] = {};
-	bpf_probe_read_kernel(prefix, sizeof(prefix), BPF_CORE_READ(file, f_path.dentry, d_name.name));
-	return prefix[0] == 'm' && prefix[1] == 'e' && prefix[2] == 'm' && prefix[3] == 'f' &&
-	       prefix[4] == 'd' && prefix[5] == ':';
 }
 
 /* The pid number of p as seen from the namespace at level, or 0 if p is not visible there. */

@@ -407,21 +407,23 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 {
 	if (!(mask & MAY_WRITE) || !file)
 		return 0;
-	struct address_space *mapping = BPF_CORE_READ(file, f_mapping);
-	if (!BPF_CORE_READ(mapping, i_mmap.rb_root.rb_node))
-		return 0;
-	struct alias_walk w = {
-		.node = BPF_CORE_READ(mapping, i_mmap.rb_root.rb_node),
-		.pgoff_first = 0,
-		.pgoff_last = ~0ULL,
-		.want_exec = 1,
-	};
-	bpf_loop(3 * WX_ALIAS_WALK, alias_step, &w, 0);
-	if (!w.found)
-		return 0;
+	if (!BPF_CORE_READ(file, f_mapping, i_mmap.rb_root.rb_node))
+		return 0; /* nobody maps it: one load */
 	struct task_struct *task = bpf_get_current_task_btf();
-	if (skip_process(task))
+	if (task->tgid == self_tgid)
 		return 0;
+	__u32 slot;
+	struct wx_scratch *s = slot_take(&slot);
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return 0;
+	}
+	struct wx_views *w = walk_views(s, slot, file, 0, 0, ~0ULL, 1);
+	if (!w->found || skip_process(task)) {
+		slot_put(s);
+		return 0;
+	}
 	struct wx_call call = {};
 	struct wx_write wr = { .route = WX_ROUTE_FILE_WRITE };
 	current_call(task, &call);
@@ -432,13 +434,6 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 		wr.len = call.arg[2];
 		wr.src = call.arg[1];
 	}
-	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
-		return 0;
-	}
 	struct wx_change *c = &s->change;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->event = WX_EVENT_WRITE;
@@ -447,13 +442,13 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	c->addr = wr.pos;
 	c->len = wr.len;
 	c->code_src = wr.src;
-	c->vma_start = w.first_start;
-	c->vma_end = w.first_end;
+	c->vma_start = w->first_start;
+	c->vma_end = w->first_end;
 	c->prev_flags = c->new_flags = VM_EXEC;
 	c->file = file;
-	c->target_mm = w.first_mm;
-	c->writable_maps = w.found;
-	if (w.first_mm != BPF_CORE_READ(task, mm))
+	c->target_mm = (void *)w->first_mm;
+	c->writable_maps = w->found;
+	if (w->first_mm != (__u64)BPF_CORE_READ(task, mm))
 		c->flags |= WX_F_CROSS_PROCESS;
 	if (in_memory_file(file))
 		c->flags |= WX_F_IN_MEMORY_FILE;
