@@ -209,11 +209,13 @@ describe('evasion corpus: a flood does not push another process out (root, defau
   before(requireRoot);
 
   // Issue 14: one unprivileged process making 8,000 VMAs of 8,000 memfds RX in one call lost
-  // another process's W→X made at the same moment in 2 of 15 trials. Ten trials, as uid 65534.
+  // another process's W→X made at the same moment in 2 of 15 trials. Ten trials (three in a guest), as uid 65534.
   it("keeps the victim's finding in every trial, and judges or counts every VMA of the flood", () =>
     withSensor({ dedup: false }, async (sensor) => {
       const findings = collect(sensor, 'finding');
-      for (let trial = 0; trial < 10; trial++) {
+      // fewer in a TCG guest (some 30× slower)
+      const trials = process.env.WXWATCH_GUEST_RESULTS ? 3 : 10;
+      for (let trial = 0; trial < trials; trial++) {
         const before = sensor.stats();
         const fx = await evade(['flood', '8000', '65534']);
         assert.equal(fx.uid, 65534);

@@ -63,7 +63,13 @@ const cases: Case[] = [
   {
     name: "DDexec's technique, our own script: bash writes shellcode over libc's umask() through /proc/self/mem, a child dd moving the offset",
     program: '/bin/bash',
-    args: () => [DDSC_LIKE],
+    args: () => [DDSC_LIKE, 'libc'],
+    write: { route: 'proc-mem', crossProcess: false, tracer: false, processName: 'bash' },
+  },
+  {
+    name: "the same into the vDSO's gettimeofday() (a special mapping, where DDexec puts its shellcode)",
+    program: '/bin/bash',
+    args: () => [DDSC_LIKE, 'vdso'],
     write: { route: 'proc-mem', crossProcess: false, tracer: false, processName: 'bash' },
   },
   { name: 'pwrite to /proc/self/mem over its own text', program: WXROUTES, args: () => ['proc-mem-self'], write: { route: 'proc-mem', crossProcess: false, tracer: false } },
@@ -246,8 +252,10 @@ describe('enforcement closes every door (root, BPF LSM: the guests)', function (
       for (const e of expectations(free)) assert.equal(findingsOf(findings, e.pid).filter((f) => f.Event.wxwatch.blocked).length, 0);
     });
   }
+});
 
-  it('refuses a scope a process can join by renaming itself (comm) for enforce', () => {
+describe('enforcement scopes (options, no kernel)', () => {
+  it('refuses a scope a process can join by renaming itself (comm) for enforce, saying why', () => {
     assert.throws(() => new Sensor({ enforce: true, scope: { comms: ['loader'] } }), /comm.*(rename|PR_SET_NAME)|(rename|PR_SET_NAME).*comm/i);
   });
 });
