@@ -37,6 +37,7 @@ export const GUEST_TESTS = {
     'dist/test/e2e/modes.test.js',
     'dist/test/e2e/enforce.test.js',
     'dist/test/e2e/evidence.test.js',
+    'dist/test/e2e/routes.test.js',
   ],
   /** Run in every mode. */
   titles: [
@@ -47,10 +48,11 @@ export const GUEST_TESTS = {
   ],
   /** Run in one mode only, besides the above: the evasion corpus (one sensor for all of it) where
    * the kernel side differs (tracepoint: the mmap_lock programs, before 6.10 with their memcg
-   * argument; lsm-hook: the trampolines), and `npm start`'s own path with C and Python loaders. */
+   * argument; lsm-hook: the trampolines), the routes corpus (tracepoint) and the doors enforcement
+   * must close (lsm-hook, BPF LSM), and `npm start`'s own path with C and Python loaders. */
   byMode: {
-    tracepoint: ['evasion corpus', 'C and Python/ctypes loaders', 'carries the SHA-256'],
-    'lsm-hook': ['evasion corpus', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'npm start -- --enforce', 'carries the SHA-256'],
+    tracepoint: ['evasion corpus', 'routes corpus', 'C and Python/ctypes loaders', 'carries the SHA-256'],
+    'lsm-hook': ['evasion corpus', 'enforcement closes every door', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'npm start -- --enforce', 'carries the SHA-256'],
     auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
   },
   /** Per test (a test is estimated at ~15 s under TCG). */
