@@ -300,9 +300,11 @@ static __always_inline int is_memfd(struct file *file)
 	return internal_file_named(file, "memfd:", 6);
 }
 
-/* Code of a file that lives only in memory: a memfd, tmpfs/shm, ramfs, hugetlbfs, or a file
- * with no name left (deleted), with bytes in it. Not shared anonymous memory (MAP_SHARED |
- * MAP_ANONYMOUS is a nameless shmem file, "dev/zero"): it is anonymous memory, not a file. */
+/* Code of a file that lives only in memory, with bytes written into it: a memfd, tmpfs/shm,
+ * ramfs or hugetlbfs file with pages in its page cache (a memfd only sized with ftruncate has
+ * none), or a file with no name left (deleted) and a size. Not shared anonymous memory (MAP_SHARED
+ * | MAP_ANONYMOUS is a nameless shmem file, "dev/zero") nor a SysV segment ("SYSV..."): those
+ * are anonymous memory, not files. */
 static __always_inline int in_memory_file(struct file *file)
 {
 	if (!file)
@@ -311,9 +313,11 @@ static __always_inline int in_memory_file(struct file *file)
 	if (BPF_CORE_READ(inode, i_size) <= 0)
 		return 0;
 	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
-	if (magic != TMPFS_MAGIC && magic != RAMFS_MAGIC && magic != HUGETLBFS_MAGIC && BPF_CORE_READ(inode, i_nlink) != 0)
+	if (magic != TMPFS_MAGIC && magic != RAMFS_MAGIC && magic != HUGETLBFS_MAGIC)
+		return BPF_CORE_READ(inode, i_nlink) == 0;
+	if (!BPF_CORE_READ(file, f_mapping, nrpages))
 		return 0;
-	return !internal_file_named(file, "dev/zero", 8);
+	return !internal_file_named(file, "dev/zero", 8) && !internal_file_named(file, "SYSV", 4);
 }
 
 /* The flags of a change that made memory executable: whether it was written since it was

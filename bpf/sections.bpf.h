@@ -22,11 +22,13 @@
 
 #define PAGE_SIZE 4096ULL
 
+/* 24 bytes: the section, with 256 of these, must stay under the 8 KiB a task storage value may
+ * have on Debian's newest kernels. */
 struct wx_prev {
 	__u64 start;
-	__u64 end;
 	__u64 flags;
-	__u64 written; /* WX_F_WRITTEN if it had an anon_vma then: after the call it may have merged
+	__u32 pages;   /* its length */
+	__u32 written; /* WX_F_WRITTEN if it had an anon_vma then: after the call it may have merged
 			* with a written neighbour and have one it never earned */
 };
 
@@ -82,7 +84,7 @@ static long snapshot_step(__u32 i, void *data)
 	}
 	struct wx_prev *p = &sec->vmas[i & (WX_SNAPSHOT_VMAS - 1)];
 	p->start = v.start;
-	p->end = v.end;
+	p->pages = (v.end - v.start) >> 12;
 	p->flags = v.flags;
 	struct vm_area_struct *vma = v.vma; /* a local: CORE_READ would relocate v.vma too */
 	p->written = BPF_CORE_READ(vma, anon_vma) ? WX_F_WRITTEN : 0;
@@ -142,7 +144,7 @@ static long judge_step(__u32 i, void *data)
 	if (!s || i >= sec->nvmas)
 		return 1;
 	struct wx_prev *prev = &sec->vmas[i & (WX_SNAPSHOT_VMAS - 1)];
-	__u64 prev_start = prev->start, prev_end = prev->end, prev_flags = prev->flags;
+	__u64 prev_start = prev->start, prev_end = prev->start + ((__u64)prev->pages << 12), prev_flags = prev->flags;
 	__u32 prev_written = prev->written;
 	__u64 probe = prev_start > sec->start ? prev_start : sec->start;
 	__u64 until = prev_end < sec->end ? prev_end : sec->end;
