@@ -9,7 +9,8 @@
 import type { ModeFallback } from './native';
 
 /** One thing a mode needs: its name for the user, and the BTF queries that must all hold
- * (native/addon.cc kernelBtf: func:, typedef:, struct:, member:STRUCT.FIELD, enum:ENUM.VALUE). */
+ * (native/addon.cc kernelBtf: func:, typedef:, struct:, member:STRUCT.FIELD, enum:ENUM.VALUE,
+ * params:FUNC.N[,N…] for its parameter count). */
 export interface KernelNeed {
   what: string;
   btf: string[];
@@ -29,6 +30,9 @@ export const NEEDS: Record<'lsm-hook' | 'tracepoint' | 'enforce', KernelNeed[]> 
   'lsm-hook': [
     { what: 'BPF trampolines (fentry/fexit, Linux 5.5)', btf: ['enum:bpf_attach_type.BPF_TRACE_FENTRY'] },
     { what: 'mprotect_fixup() and mmap_region() in the kernel BTF (the functions it hooks)', btf: ['func:mprotect_fixup', 'func:mmap_region'] },
+    /* The programs find mprotect_fixup's arguments by its arity: (tlb, vma, …) since 6.0, (vmi,
+     * tlb, vma, …) since 6.2. Before 6.0 there is no tlb and they would read the wrong ones. */
+    { what: 'mprotect_fixup() with its tlb argument (Linux 6.0)', btf: ['params:mprotect_fixup.6,7'] },
     ...SHARED,
     helper('get_func_arg_cnt', '5.17'),
   ],

@@ -111,8 +111,25 @@ bool has_enum_value(const btf* b, const std::string& enum_name, const std::strin
   return false;
 }
 
+// Whether function `name` takes one of the parameter counts in `counts` ("6,7").
+bool func_params_in(const btf* b, const std::string& name, const std::string& counts) {
+  int id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_FUNC);
+  if (id <= 0) return false;
+  const btf_type* proto = btf__type_by_id(b, btf__type_by_id(b, id)->type);
+  if (!proto || !btf_is_func_proto(proto)) return false;
+  const std::string n = std::to_string(btf_vlen(proto));
+  size_t at = 0;
+  while (at <= counts.size()) {
+    size_t end = counts.find(',', at);
+    if (end == std::string::npos) end = counts.size();
+    if (counts.compare(at, end - at, n) == 0) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
 // One query against the kernel's BTF: "func:NAME", "typedef:NAME", "struct:NAME",
-// "member:STRUCT.FIELD" or "enum:ENUM.VALUE".
+// "member:STRUCT.FIELD", "enum:ENUM.VALUE" or "params:FUNC.N[,N…]" (its parameter count).
 bool btf_has(const btf* b, const std::string& q) {
   const size_t colon = q.find(':');
   if (colon == std::string::npos) return false;
@@ -127,6 +144,7 @@ bool btf_has(const btf* b, const std::string& q) {
     return id > 0 && has_member(b, id, what.substr(dot + 1));
   }
   if (kind == "enum") return has_enum_value(b, what.substr(0, dot), what.substr(dot + 1));
+  if (kind == "params") return func_params_in(b, what.substr(0, dot), what.substr(dot + 1));
   return false;
 }
 

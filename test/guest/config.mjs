@@ -34,8 +34,14 @@ export const KERNELS = {
     tests: { byMode: { 'lsm-hook': ['evasion corpus'], tracepoint: ['evasion corpus'] } },
   },
   /* Debian's newest kernel: PREEMPT_LAZY by default, BPF LSM in its default list. Both hook
-   * modes with their full subsets; 'auto' picks as on 6.12. */
-  sid: { suite: 'sid', meta: 'linux-image-amd64', modes: ['lsm-hook', 'tracepoint'] },
+   * modes on what differs by kernel (the evasion corpus, enforcement); 'auto' picks as on 6.12.
+   * With every mode's full subset it took 223 s on a busy host (this one ~100 s). */
+  sid: {
+    suite: 'sid',
+    meta: 'linux-image-amd64',
+    modes: ['lsm-hook', 'tracepoint'],
+    tests: { byMode: { 'lsm-hook': ['evasion corpus', 'refuses the W→X of a scoped process'], tracepoint: ['evasion corpus'] } },
+  },
 };
 
 /** The host cell: the same subset on the host kernel, in this mode. */

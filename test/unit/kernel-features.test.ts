@@ -6,8 +6,9 @@ import { BTF_QUERIES, modeMissing, needsText, planModes } from '../../lib/kernel
 import { describeFallbacks } from '../../lib/load-errors';
 
 const ALL = new Set(BTF_QUERIES);
-/** What Debian 11's 5.10 kernel BTF lacks of BTF_QUERIES. */
+/** What Debian 11's 5.10 kernel BTF lacks of BTF_QUERIES (its mprotect_fixup has 5 parameters). */
 const LACKS_510 = [
+  'params:mprotect_fixup.6,7',
   'enum:bpf_map_type.BPF_MAP_TYPE_TASK_STORAGE',
   'enum:bpf_func_id.BPF_FUNC_get_current_task_btf',
   'enum:bpf_func_id.BPF_FUNC_task_pt_regs',
@@ -33,6 +34,7 @@ describe('kernel features', () => {
 
   it('names, per mode, what Linux 5.10 lacks', () => {
     assert.deepEqual(modeMissing('lsm-hook', K510), [
+      'mprotect_fixup() with its tlb argument (Linux 6.0)',
       'BPF task storage (Linux 5.11)',
       'bpf_get_current_task_btf (Linux 5.11)',
       'bpf_task_pt_regs (Linux 5.15)',
@@ -51,7 +53,7 @@ describe('kernel features', () => {
     assert.deepEqual(plan.modes, []);
     assert.equal(
       describeFallbacks(plan.skipped),
-      'lsm-hook: needs BPF task storage (Linux 5.11), bpf_get_current_task_btf (Linux 5.11), bpf_task_pt_regs (Linux 5.15), ' +
+      'lsm-hook: needs mprotect_fixup() with its tlb argument (Linux 6.0), BPF task storage (Linux 5.11), bpf_get_current_task_btf (Linux 5.11), bpf_task_pt_regs (Linux 5.15), ' +
         'bpf_loop (Linux 5.17) and bpf_get_func_arg_cnt (Linux 5.17); ' +
         'tracepoint: needs BPF task storage (Linux 5.11), bpf_get_current_task_btf (Linux 5.11), bpf_task_pt_regs (Linux 5.15), ' +
         'bpf_loop (Linux 5.17), the mmap_lock tracepoints (Linux 5.11) and the maple tree of VMAs (Linux 6.1)',
@@ -77,6 +79,8 @@ describe('kernel features', () => {
   it('a kernel without trampolines or the hooked functions is told so', () => {
     assert.deepEqual(modeMissing('lsm-hook', without('enum:bpf_attach_type.BPF_TRACE_FENTRY')), ['BPF trampolines (fentry/fexit, Linux 5.5)']);
     assert.match(modeMissing('lsm-hook', without('func:mmap_region'))[0], /mprotect_fixup\(\) and mmap_region\(\)/);
+    // Linux 5.17 to 5.19: every helper, and mprotect_fixup without tlb (the arguments would be misread).
+    assert.deepEqual(modeMissing('lsm-hook', without('params:mprotect_fixup.6,7')), ['mprotect_fixup() with its tlb argument (Linux 6.0)']);
     assert.equal(needsText(['a']), 'needs a');
     assert.equal(needsText(['a', 'b', 'c']), 'needs a, b and c');
   });
