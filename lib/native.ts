@@ -61,6 +61,7 @@ export type BatchCallback = (batch: ArrayBuffer | null, records: number) => void
 /** A mode that could not be used, and why. */
 export interface ModeFallback {
   mode: string;
+  /** "probe" (passed over before loading: the kernel lacks what it needs), "load", "attach" … */
   phase: string;
   errno: number;
   reason: string;
@@ -103,6 +104,11 @@ interface Addon {
   NativeSensor: new (options: NativeSensorOptions) => NativeSensor;
   layout: NativeLayout;
   bootToEpochNs(): bigint;
+  /** The answers of the kernel's BTF to queries (kernel-features.ts BTF_QUERIES), in order;
+   * throws if it cannot be read. */
+  kernelBtf(queries: string[]): boolean[];
+  /** 1: the kernel creates such maps; 0: it does not; < 0: -errno, it could not tell. */
+  probeMapType(type: 'ringbuf' | 'task_storage'): number;
 }
 
 // dist/lib/native.js → the package root, where node-gyp-build looks in build/Release (a source

@@ -5,6 +5,8 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { modeMissing } from '../../lib/kernel-features';
+import { systemProbe } from '../../lib/privileges';
 import { REPO, runCommand, runFixture, WXFIX } from '../helpers/fixtures';
 import { requireRoot, TEST_MODE } from '../helpers/sensor';
 import { storm } from '../helpers/storm';
@@ -321,5 +323,18 @@ describe('wxwatch CLI', function () {
       assert.equal(res.status, 77, res.stderr);
       assert.match(res.stderr, /needs root, or the capabilities CAP_BPF and CAP_PERFMON.*missing: CAP_BPF, CAP_PERFMON/);
     });
+
+    for (const mode of ['lsm-hook', 'tracepoint']) {
+      it(`names what this kernel lacks for --mode ${mode}, before loading (exit 77)`, function () {
+        // From this kernel's own BTF; on one that has it all there is nothing to refuse.
+        const missing = modeMissing(mode, systemProbe().kernel ?? null);
+        if (!missing.length) this.skip();
+        const res = spawnSync(process.execPath, [CLI, '--mode', mode], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(res.status, 77, res.stderr);
+        assert.ok(res.stderr.includes(`cannot start in mode ${mode} on this kernel`), res.stderr);
+        for (const m of missing) assert.ok(res.stderr.includes(m), `names ${m}: ${res.stderr}`);
+        assert.doesNotMatch(res.stderr, /Invalid argument|load failed/, 'refused before any load');
+      });
+    }
   });
 });
