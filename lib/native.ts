@@ -78,6 +78,8 @@ export interface StartInfo {
   ringMapId: number;
   /** Kernel ids of the loaded programs; none of them exists after close(). */
   programIds: number[];
+  /** Their names (bpf/: named after their hooks). */
+  programNames: string[];
 }
 
 export interface NativeSensor {

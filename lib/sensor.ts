@@ -14,6 +14,7 @@ import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
 import { FLAG } from './record-layout';
 import { TRC104 } from './signatures/trc104';
+import { Coverage, coverageOf, NOT_REFUSED } from './coverage';
 
 /**
  * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost,
@@ -37,6 +38,13 @@ export interface SensorStats extends NativeStats {
   listenerErrors: number;
   /** Batches whose delivery failed past the listeners (e.g. a decoding error): skipped. */
   deliveryErrors: number;
+}
+
+/** What start() says: the mode in use and why others were passed over, what this mode cannot see
+ * here, what the options allow that a user should know, and what enforcement cannot refuse. */
+export interface SensorStartInfo extends StartInfo, Coverage {
+  warnings: string[];
+  notRefused: string[];
 }
 
 export interface FindingsOptions {
@@ -161,7 +169,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
    * Loads and attaches the kernel programs and starts draining. Returns the mode in use and why
    * any better one was not; throws with what is missing.
    */
-  start(): StartInfo {
+  start(): SensorStartInfo {
     if (this.state !== 'idle') throw new Error(`wxwatch: start() on a sensor that is ${this.state}`);
     const probe = systemProbe();
     const missing = missingRequirements(probe);
@@ -204,7 +212,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     if (plan.skipped.length) info = { ...info, fallbacks: inOrder(order, [...plan.skipped, ...info.fallbacks]) };
     this.native = native;
     this.state = 'running';
-    return info;
+    return { ...info, ...coverageOf(info.mode, info.programNames), warnings: o.warnings, notRefused: o.enforce ? NOT_REFUSED : [] };
   }
 
   /** Stops, delivers what is still pending, detaches everything; resolves with the final stats.

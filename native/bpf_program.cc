@@ -194,6 +194,15 @@ void BpfProgram::flush_summaries(bool force) {
   bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.flush_summaries), &opts);
 }
 
+std::vector<std::string> BpfProgram::program_names() const {
+  std::vector<std::string> names;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (bpf_program__fd(prog) >= 0) names.emplace_back(bpf_program__name(prog));
+  }
+  return names;
+}
+
 uint64_t BpfProgram::recursion_misses() const {
   uint64_t misses = 0;
   bpf_program* prog;

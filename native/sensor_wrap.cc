@@ -163,6 +163,9 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Array ids = Napi::Array::New(env);
   for (uint32_t id : s->program->program_ids()) ids.Set(ids.Length(), id);
   result.Set("programIds", ids);
+  Napi::Array names = Napi::Array::New(env);
+  for (const std::string& name : s->program->program_names()) names.Set(names.Length(), name);
+  result.Set("programNames", names);
   return result;
 }
 

@@ -132,10 +132,12 @@ describe('routes corpus (root, real kernel, dedup off)', function () {
   this.timeout(120_000);
   let sensor: Sensor;
   let findings: Finding[];
+  let unseen: string[];
   before(function () {
     requireRoot.call(this);
     const started = startSensor({ dedup: false, captureBytes: 0 });
     sensor = started.sensor;
+    unseen = started.info.unseen;
     findings = collect(sensor, 'finding');
   });
   after(() => sensor?.close());
@@ -146,6 +148,13 @@ describe('routes corpus (root, real kernel, dedup off)', function () {
       const fx = await corpus(c.program, c.args());
       skipUnsupported(this, fx);
       await settle(findings);
+      if (c.write && unseen.includes(c.write.route)) {
+        // A route this mode does not see here: said at start (start().unseen, the CLI's stderr,
+        // the README), and nothing made up for it; the rest of the report still holds.
+        assertCounts(findings, { ...fx, expected: { ...fx.expected, 'WXW-002': 0 } });
+        booksClean(before, sensor.stats(), c.name);
+        return;
+      }
       assertCounts(findings, fx);
       if (c.write) {
         const writes = findingsOf(findings, fx.pid, 'WXW-002');
