@@ -96,7 +96,7 @@ int BPF_PROG(fexit__do_mprotect_pkey)
 		return 0;
 	}
 	flush_tally(slot, &f->tally, f->change.syscall);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -177,12 +177,12 @@ int BPF_PROG(fexit__mprotect_fixup)
 	if (!(c->flags & WX_F_DENIED) && !(c->prev_flags & VM_EXEC)) {
 		/* The lock is still held: the VMA now at start is the one changed (or what it merged
 		 * into); its file views decide the alias. */
-		struct vma_read post = {};
-		if (!vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, &post))
-			judge_alias(s, slot, post.vma, post.file, post.start, f->start, f->end, post.flags, 1);
+		struct vma_read *post = &s->vma;
+		if (!vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, post))
+			judge_alias(s, slot, post->vma, post->file, post->start, f->start, f->end, post->flags, 1);
 	}
 	emit(s, slot, c, f->in_call ? &f->tally : 0);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -222,14 +222,14 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	c->vma_end = ret + len;
 	c->new_flags = vm_flags;
 	c->file = file; /* the caller holds a reference for the whole call */
-	struct vma_read v = {};
-	if (file && !vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), ret, &v))
-		judge_alias(s, slot, v.vma, file, v.start, ret, ret + len, v.flags, exec);
+	struct vma_read *v = &s->vma;
+	if (file && !vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), ret, v))
+		judge_alias(s, slot, v->vma, file, v->start, ret, ret + len, v->flags, exec);
 	if (alert || (c->flags & (WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS))) {
 		call_context(c, task, ret, ret + len);
 		emit(s, slot, c, 0);
 	}
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -267,7 +267,7 @@ int BPF_PROG(fexit__security_file_mprotect, struct vm_area_struct *vma, unsigned
 	c->ret = ret;
 	call_context(c, task, c->vma_start, c->vma_end);
 	emit(s, slot, c, 0);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -300,11 +300,11 @@ static __always_inline int on_remote_pages(__u64 mm, __u64 start, __u64 nr_pages
 		count(WX_CNT_LOST_BUSY);
 		return 0;
 	}
-	struct vma_read v = {};
+	struct vma_read *v = &s->vma;
 	/* an execve writing its arguments into the new stack is not a write into code */
-	if (!vma_at(&s->node, mm, start, &v) && (v.flags & VM_STACK_INCOMPLETE_SETUP) != VM_STACK_INCOMPLETE_SETUP)
+	if (!vma_at(&s->node, mm, start, v) && (v->flags & VM_STACK_INCOMPLETE_SETUP) != VM_STACK_INCOMPLETE_SETUP)
 		judge_write(s, slot, task, mm, start, nr_pages * WX_CODE_PAGE, &w, call.syscall);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -367,7 +367,7 @@ static __always_inline int on_uffd_fill(__u64 mm, __u64 dst, __u64 len, __u64 sr
 	struct wx_call call = {};
 	call_number(task, &call);
 	judge_write(s, slot, task, mm, dst, len, &w, call.syscall);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -421,7 +421,7 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	}
 	struct wx_views *w = walk_views(s, slot, file, 0, 0, ~0ULL, 1);
 	if (!w->found || skip_process(task)) {
-		slot_put(s);
+		slot_done(s, slot);
 		return 0;
 	}
 	struct wx_call call = {};
@@ -455,7 +455,7 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	if (!wr.len)
 		c->flags |= WX_F_RANGE_UNSURE;
 	emit(s, slot, c, 0);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
