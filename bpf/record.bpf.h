@@ -774,7 +774,7 @@ static __always_inline int write_change(struct wx_scratch *s, __u32 slot, struct
 	count(WX_CNT_SEEN);
 	int summary = (c->flags & WX_F_SUMMARY) != 0;
 	/* (a summary's members were counted each) */
-	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_ALIAS_UNSURE | WX_F_RANGE_UNSURE)))
+	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_ALIAS_UNSURE | WX_F_RANGE_UNSURE | WX_F_OUTCOME_LATE)))
 		count(WX_CNT_DEGRADED);
 
 	/* First what dedup needs, so that a suppressed alert costs no more than that. */

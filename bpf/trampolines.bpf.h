@@ -29,11 +29,13 @@
 struct wx_fixup {
 	struct wx_change change;
 	struct wx_tally tally;
-	__u64 start;    /* the part of the VMA changed */
+	__u64 vma;      /* the call of mprotect_fixup stashed: its VMA and the part changed */
+	__u64 start;
 	__u64 end;
 	__u8 active;    /* between fentry and fexit of mprotect_fixup */
+	__u8 filtered;  /* that call's process is not judged (counted as filtered once) */
 	__u8 in_call;   /* between fentry and fexit of do_mprotect_pkey */
-	__u8 _pad[6];
+	__u8 _pad[5];
 };
 
 struct {
@@ -101,29 +103,80 @@ int BPF_PROG(fexit__do_mprotect_pkey)
 }
 
 /* mprotect_fixup(vmi, tlb, vma, pprev, start, end, newflags) since 6.2; no vmi before. */
-SEC("fentry/mprotect_fixup")
-int BPF_PROG(fentry__mprotect_fixup)
+struct fixup_args {
+	__u64 vma;
+	__u64 start;
+	__u64 end;
+	__u64 newflags;
+};
+
+static __always_inline void fixup_args_of(void *ctx, struct fixup_args *a)
 {
 	__u32 base = bpf_get_func_arg_cnt(ctx) >= 7 ? 2 : 1;
-	__u64 vma_arg = 0, start = 0, end = 0, newflags = 0;
-	bpf_get_func_arg(ctx, base, &vma_arg);
-	bpf_get_func_arg(ctx, base + 2, &start);
-	bpf_get_func_arg(ctx, base + 3, &end);
-	bpf_get_func_arg(ctx, base + 4, &newflags);
-	if (!(newflags & VM_EXEC))
+	bpf_get_func_arg(ctx, base, &a->vma);
+	bpf_get_func_arg(ctx, base + 2, &a->start);
+	bpf_get_func_arg(ctx, base + 3, &a->end);
+	bpf_get_func_arg(ctx, base + 4, &a->newflags);
+}
+
+/* Whether the task's stash is this very call of mprotect_fixup's: same VMA, range and flags. */
+static __always_inline int stash_is(struct wx_fixup *f, struct fixup_args *a)
+{
+	return f->vma == a->vma && f->start == a->start && f->end == a->end && f->change.new_flags == a->newflags;
+}
+
+/* A stash whose exit every copy missed (each was skipped, its CPU busy with a preempted run):
+ * judged now, on what the VMA became, flagged. The lock is held (the next change is under it). */
+static __always_inline void judge_late(struct task_struct *task, struct wx_fixup *f)
+{
+	f->active = 0;
+	if (f->filtered)
+		return;
+	__u32 slot;
+	struct wx_scratch *s = slot_take(&slot);
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return;
+	}
+	struct wx_change *c = &s->change;
+	__builtin_memcpy(c, &f->change, sizeof(*c));
+	struct vma_read *now = &s->vma;
+	if (vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, now) ||
+	    (now->flags & VM_ACCESS) != (c->new_flags & VM_ACCESS)) {
+		slot_done(s, slot); /* not applied, or changed again since: nothing to say of it */
+		return;
+	}
+	c->flags |= WX_F_OUTCOME_LATE;
+	emit(s, slot, c, 0);
+	slot_done(s, slot);
+}
+
+/* Entry: the VMA before the change. Several copies are attached (FIXUP_COPIES): on a preemptible
+ * kernel a copy preempted mid-run makes the kernel skip that copy on its CPU, and the next copy
+ * then does the work; the first copy to run does it, the others see it done. */
+static __always_inline int on_fixup_entry(void *ctx)
+{
+	struct fixup_args a = {};
+	fixup_args_of(ctx, &a);
+	if (!(a.newflags & VM_EXEC))
 		return 0;
-	struct vm_area_struct *vma = (void *)vma_arg;
+	struct vm_area_struct *vma = (void *)a.vma;
 	__u64 prev = BPF_CORE_READ(vma, vm_flags);
-	__u32 alert = judge(prev, newflags);
+	__u32 alert = judge(prev, a.newflags);
 	if (!alert) /* every change that gains EXEC or WRITE with it has an alert kind */
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	if (skip_process(task))
-		return 0;
 	struct wx_fixup *f = bpf_task_storage_get(&wx_fixups, task, 0, 0);
+	if (f && f->active) {
+		if (stash_is(f, &a))
+			return 0; /* an earlier copy took this one */
+		judge_late(task, f);
+	}
 	if (!f) {
 		f = bpf_task_storage_get(&wx_fixups, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!f) {
+			count(WX_CNT_SEEN);
 			count(WX_CNT_NO_STATE);
 			return 0;
 		}
@@ -133,30 +186,41 @@ int BPF_PROG(fentry__mprotect_fixup)
 	}
 	struct wx_change *c = &f->change;
 	__builtin_memset(c, 0, sizeof(*c));
+	c->new_flags = a.newflags;
+	f->vma = a.vma;
+	f->start = a.start;
+	f->end = a.end;
+	f->active = 1;
+	/* counted once, by the copy that took it */
+	f->filtered = skip_process(task);
+	if (f->filtered)
+		return 0;
 	struct file *file = BPF_CORE_READ(vma, vm_file);
 	c->vma_start = BPF_CORE_READ(vma, vm_start);
 	c->vma_end = BPF_CORE_READ(vma, vm_end);
 	c->prev_flags = prev;
-	c->new_flags = newflags;
 	c->file = file;
 	c->alert = alert;
 	if (!(prev & VM_EXEC))
 		c->flags |= memory_flags(vma, file);
-	call_context(c, task, start, end);
-	f->start = start;
-	f->end = end;
-	f->active = 1;
+	call_context(c, task, a.start, a.end);
 	return 0;
 }
 
-SEC("fexit/mprotect_fixup")
-int BPF_PROG(fexit__mprotect_fixup)
+/* Exit: whether the change was applied (the first copy to run decides, see on_fixup_entry). */
+static __always_inline int on_fixup_exit(void *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_fixup *f = bpf_task_storage_get(&wx_fixups, task, 0, 0);
 	if (!f || !f->active)
 		return 0;
+	struct fixup_args a = {};
+	fixup_args_of(ctx, &a);
+	if (!stash_is(f, &a))
+		return 0; /* a stash of a change whose entry copies all missed this one: judged late */
 	f->active = 0;
+	if (f->filtered)
+		return 0;
 	__u64 ret = 0;
 	bpf_get_func_ret(ctx, &ret);
 	if ((int)ret != 0) {
@@ -185,6 +249,22 @@ int BPF_PROG(fexit__mprotect_fixup)
 	slot_done(s, slot);
 	return 0;
 }
+
+#define FIXUP_COPY(n)                                                                              \
+	SEC("fentry/mprotect_fixup")                                                               \
+	int BPF_PROG(fentry__mprotect_fixup_##n)                                                   \
+	{                                                                                          \
+		return on_fixup_entry(ctx);                                                        \
+	}                                                                                          \
+	SEC("fexit/mprotect_fixup")                                                                \
+	int BPF_PROG(fexit__mprotect_fixup_##n)                                                    \
+	{                                                                                          \
+		return on_fixup_exit(ctx);                                                         \
+	}
+
+FIXUP_COPY(0)
+FIXUP_COPY(1)
+FIXUP_COPY(2)
 
 /* mmap_region(file, addr, len, vm_flags, pgoff, uf): every new mapping, of any call (mmap, shmat,
  * execve's images). Called with the lock held; ret is where it landed, or an error. */

@@ -125,6 +125,7 @@ enum wx_flag {
 	WX_F_CROSS_PROCESS = 1 << 18,   /* the writer is another process than the target */
 	WX_F_TRACER = 1 << 19,          /* the writer is the target's ptrace tracer */
 	WX_F_RANGE_UNSURE = 1 << 20,    /* the written range was read from the writer's memory */
+	WX_F_OUTCOME_LATE = 1 << 21,    /* judged on the VMA's later state: the exit was skipped */
 };
 
 /* Allowlists and scopes: one hash map per kind (keys below), value = WX_ACT_*. A process whose

@@ -3,6 +3,7 @@
 // the kernel matches an executable by device and inode, a cgroup by its id.
 import { FILTER_KIND as WIRE_FILTER, WX } from './wire';
 import { statfsSync, statSync } from 'node:fs';
+import { superblockDev } from './mounts';
 
 export interface ProcessSelector {
   /** Process ids (thread group ids, as on the host), 1 to 4194304. */
@@ -141,7 +142,8 @@ function exeKey(path: string): Key {
   if (!st.isFile() || (st.mode & 0o111n) === 0n) throw new Error(`wxwatch: exes: ${path} is not an executable file`);
   const k = new Uint8Array(16);
   const v = new DataView(k.buffer);
-  v.setUint32(0, kernelDev(st.dev), true);
+  // the superblock's device, as the kernel's inode has it (stat's differs on overlayfs, btrfs)
+  v.setUint32(0, superblockDev(path) ?? kernelDev(st.dev), true);
   v.setBigUint64(8, st.ino, true);
   return k;
 }

@@ -320,6 +320,7 @@ export class MemProtAlert implements TraceeEvent {
       prevProt: Number(this.u64(OFF.prev_vm_flags) & 0x7n),
       newProt: Number(this.u64(OFF.new_vm_flags) & 0x7n),
       prevProtUnknown: this.flag(FLAG.PREV_UNKNOWN),
+      outcomeLate: this.flag(FLAG.OUTCOME_LATE),
       readImpliesExec: this.flag(FLAG.READ_IMPLIES_EXEC),
       writableAlias: this.flag(FLAG.WRITABLE_ALIAS),
       writableMappings: this.b.view.getInt32(this.o + OFF.writable_maps, true),

@@ -188,16 +188,22 @@ describe('evasion corpus (root, real kernel, dedup off)', function () {
     flaggedCounted(findings, fx, before, after);
   });
 
-  it('storm: 300 processes making one W→X each while another flips a page RW↔RX: every one a finding', async function () {
+  it('storm: 300 processes making one W→X each while another flips a page RW↔RX: every one a finding, or counted', async function () {
     const before = sensor.stats();
     const fx = await evade(['storm', '300', '2000']);
     skipUnsupported(this, fx);
     assert.equal(fx.others?.length, 300);
     await settle(findings);
-    const missing = expectations(fx).filter((e) => findingsOf(findings, e.pid, 'TRC-104').length !== e.expected['TRC-104']);
-    assert.deepEqual(missing.map((e) => e.pid), [], `${missing.length} processes without their exact findings`);
-    assertCounts(findings, fx);
-    booksClean(before, sensor.stats(), 'storm');
+    const after = sensor.stats();
+    const made = expectations(fx).reduce((n, e) => n + e.expected['TRC-104'], 0);
+    const found = expectations(fx).reduce((n, e) => n + Math.min(e.expected['TRC-104'], findingsOf(findings, e.pid, 'TRC-104').reduce((k, f) => k + weight(f), 0)), 0);
+    // On a preemptible kernel (sid's PREEMPT_LAZY, preempt=full) the kernel skips a program that
+    // starts on a CPU where a preempted run of it is in progress: such runs are counted
+    // (missedRuns), and every W→X not found must be among them.
+    const missed = after.missedRuns - before.missedRuns;
+    assert.ok(made - found <= missed, `${made - found} of ${made} W→X not found, ${missed} runs counted as missed`);
+    if (!missed) assertCounts(findings, fx);
+    booksClean(before, after, 'storm');
   });
 
   it('reports code run through an executable alias of a writable memfd as WXW-001 (and WXW-004: a written memfd), not TRC-104', async () => {
