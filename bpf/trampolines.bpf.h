@@ -152,6 +152,44 @@ static __always_inline void judge_late(struct task_struct *task, struct wx_fixup
 	slot_done(s, slot);
 }
 
+/* What a change is, from the VMA before it (the outcome is the exit's to judge). */
+static __always_inline void describe_change(struct wx_change *c, struct task_struct *task, struct vm_area_struct *vma,
+					    struct fixup_args *a, __u64 prev, __u32 alert)
+{
+	__builtin_memset(c, 0, sizeof(*c));
+	c->new_flags = a->newflags;
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	c->vma_start = BPF_CORE_READ(vma, vm_start);
+	c->vma_end = BPF_CORE_READ(vma, vm_end);
+	c->prev_flags = prev;
+	c->file = file;
+	c->alert = alert;
+	if (!(prev & VM_EXEC))
+		c->flags |= memory_flags(vma, file);
+	call_context(c, task, a->start, a->end);
+}
+
+/* A task with no state to carry the change to its exit (its storage busy, as a preempted run on
+ * the same CPU can leave it): reported now, its outcome unknown, flagged, never dropped. */
+static __always_inline void report_unawaited(struct task_struct *task, struct vm_area_struct *vma,
+					     struct fixup_args *a, __u64 prev, __u32 alert)
+{
+	count(WX_CNT_NO_STATE);
+	if (skip_process(task))
+		return;
+	__u32 slot;
+	struct wx_scratch *s = slot_take(&slot);
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return;
+	}
+	describe_change(&s->change, task, vma, a, prev, alert);
+	s->change.flags |= WX_F_OUTCOME_UNKNOWN;
+	emit(s, slot, &s->change, 0);
+	slot_done(s, slot);
+}
+
 /* Entry: the VMA before the change. Several copies are attached (FIXUP_COPIES): on a preemptible
  * kernel a copy preempted mid-run makes the kernel skip that copy on its CPU, and the next copy
  * then does the work; the first copy to run does it, the others see it done. */
@@ -176,17 +214,13 @@ static __always_inline int on_fixup_entry(void *ctx)
 	if (!f) {
 		f = bpf_task_storage_get(&wx_fixups, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!f) {
-			count(WX_CNT_SEEN);
-			count(WX_CNT_NO_STATE);
+			report_unawaited(task, vma, &a, prev, alert);
 			return 0;
 		}
 		/* the first candidate of this task: its call began before there was state to mark */
 		f->in_call = 1;
 		f->tally.records = 0;
 	}
-	struct wx_change *c = &f->change;
-	__builtin_memset(c, 0, sizeof(*c));
-	c->new_flags = a.newflags;
 	f->vma = a.vma;
 	f->start = a.start;
 	f->end = a.end;
@@ -195,15 +229,7 @@ static __always_inline int on_fixup_entry(void *ctx)
 	f->filtered = skip_process(task);
 	if (f->filtered)
 		return 0;
-	struct file *file = BPF_CORE_READ(vma, vm_file);
-	c->vma_start = BPF_CORE_READ(vma, vm_start);
-	c->vma_end = BPF_CORE_READ(vma, vm_end);
-	c->prev_flags = prev;
-	c->file = file;
-	c->alert = alert;
-	if (!(prev & VM_EXEC))
-		c->flags |= memory_flags(vma, file);
-	call_context(c, task, a.start, a.end);
+	describe_change(&f->change, task, vma, &a, prev, alert);
 	return 0;
 }
 

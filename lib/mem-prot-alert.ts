@@ -7,6 +7,7 @@ import {
   EVENT_IDS,
   ROUTE_NAMES,
   RULE_NAMES,
+  EnforcementRule,
   SummaryInfo,
   WriteInfo,
   EventArg,
@@ -115,6 +116,10 @@ export class MemProtAlert implements TraceeEvent {
   }
   get blocked(): boolean {
     return this.flag(FLAG.BLOCKED);
+  }
+  /** The enforcement rule that refused the change ('none' unless blocked). */
+  get rule(): EnforcementRule {
+    return this.blocked ? (RULE_NAMES[this.b.view.getUint8(this.o + OFF.rule)] ?? 'none') : 'none';
   }
   get written(): boolean {
     return this.flag(FLAG.WRITTEN);
@@ -321,11 +326,12 @@ export class MemProtAlert implements TraceeEvent {
       newProt: Number(this.u64(OFF.new_vm_flags) & 0x7n),
       prevProtUnknown: this.flag(FLAG.PREV_UNKNOWN),
       outcomeLate: this.flag(FLAG.OUTCOME_LATE),
+      outcomeUnknown: this.flag(FLAG.OUTCOME_UNKNOWN),
       readImpliesExec: this.flag(FLAG.READ_IMPLIES_EXEC),
       writableAlias: this.flag(FLAG.WRITABLE_ALIAS),
       writableMappings: this.b.view.getInt32(this.o + OFF.writable_maps, true),
       blocked: this.blocked,
-      ...(this.blocked ? { rule: RULE_NAMES[this.b.view.getUint8(this.o + OFF.rule)] ?? 'none' } : {}),
+      ...(this.blocked ? { rule: this.rule } : {}),
       written: this.written,
       inMemoryFile: this.inMemoryFile,
       ...(this.writableAlias ? { alias: this.alias } : {}),

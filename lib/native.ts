@@ -87,6 +87,8 @@ export interface NativeSensor {
   start(onBatch: BatchCallback): StartInfo;
   /** Resolves once the last batch has been delivered and everything native is freed. */
   stop(): Promise<void>;
+  /** No program runs anew; what they wrote is still drained. */
+  detach(): void;
   stats(): NativeStats;
   setFilters(filters: NativeFilterSet[], config: NativeFilterConfig): void;
   /** Forks a child that makes one page RW→RX, watched whatever the filters say; its pid. */

@@ -78,6 +78,7 @@ export interface SensorEvents {
 type State = 'idle' | 'running' | 'closing' | 'closed';
 
 const LOSS_CHECK_MS = 100;
+const QUIESCE_MS = 500;
 const DEFAULT_MAX_QUEUED = 4096;
 // A listener that throws on every event gets one warning with a stack, then a count at most this
 // often: a flood of findings must not become a flood of stderr.
@@ -226,17 +227,29 @@ export class Sensor extends EventEmitter<SensorEvents> {
       return this.closed;
     }
     this.state = 'closing';
-    let stopped: Promise<void>;
-    try {
-      stopped = this.native!.stop();
-    } catch (err) {
-      stopped = Promise.reject(err);
-    }
-    this.closed = stopped.then(
-      () => this.finish(),
-      () => this.finish(),
-    );
+    const native = this.native!;
+    this.closed = this.quiesce(native)
+      .then(() => native.stop())
+      .then(
+        () => this.finish(),
+        () => this.finish(),
+      );
     return this.closed;
+  }
+
+  /** Detaches, then lets what the programs wrote reach JavaScript: on a preemptible kernel a run
+   * can still be in progress after the detach, and what it writes must be in the books. Waits
+   * for nothing in flight, at most QUIESCE_MS; the last drain takes the rest. */
+  private async quiesce(native: NativeSensor): Promise<void> {
+    try {
+      native.detach();
+    } catch {
+      return; // the stop that follows detaches too, and reports
+    }
+    for (const deadline = Date.now() + QUIESCE_MS; Date.now() < deadline; ) {
+      if (this.stats().inFlight <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /**
@@ -412,6 +425,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
       }
       if (!wantFindings) continue;
       for (const signature of this.options.signatures) {
+        if (event.blocked && signature.refusedBy && !signature.refusedBy.includes(event.rule)) continue;
         if (!signature.matches(event)) continue;
         const id = signature.metadata.ID;
         this.counts.findings++;

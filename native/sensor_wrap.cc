@@ -80,6 +80,7 @@ Napi::Function SensorWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeSensor",
                      {InstanceMethod<&SensorWrap::Start>("start"), InstanceMethod<&SensorWrap::Stop>("stop"),
                       InstanceMethod<&SensorWrap::Stats>("stats"),
+                      InstanceMethod<&SensorWrap::Detach>("detach"),
                       InstanceMethod<&SensorWrap::SetFilters>("setFilters"),
                       InstanceMethod<&SensorWrap::Probe>("probe")});
 }
@@ -185,6 +186,13 @@ Napi::Value SensorWrap::Stop(const Napi::CallbackInfo& info) {
   s->program->detach();
   s->drainer->request_stop();
   return Napi::Value(env, promise);
+}
+
+// detach(): no program runs anew from here; the drainer keeps reading what they wrote (close()
+// waits for the runs a preemptible kernel may still have in progress, then stops).
+void SensorWrap::Detach(const Napi::CallbackInfo& info) {
+  Session* s = session_.get();
+  if (s && s->program && !s->ended) s->program->detach();
 }
 
 // setFilters(filters, filterConfig): replaces the listed kinds' entries while running. (Before

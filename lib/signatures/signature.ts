@@ -1,6 +1,7 @@
 // What every signature is: Tracee's metadata shape and a condition over mem_prot_alert events.
 import type { MemProtAlert } from '../mem-prot-alert';
 import type { FLAG } from '../record-layout';
+import type { EnforcementRule } from '../event';
 
 export interface SignatureMetadata {
   ID: string;
@@ -18,6 +19,9 @@ export interface Signature {
    * it can match on: the native prefilter passes only records with one of them. */
   alertKinds: ReadonlyArray<number>;
   recordFlags?: ReadonlyArray<keyof typeof FLAG>;
+  /** The enforcement rules whose refusals this signature reports: a refused change is one
+   * finding, of the rule that refused it, not one per signature its flags would also match. */
+  refusedBy?: ReadonlyArray<EnforcementRule>;
   matches(event: MemProtAlert): boolean;
 }
 

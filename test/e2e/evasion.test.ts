@@ -15,9 +15,9 @@ import type { Sensor, SensorStats } from '../../lib/sensor';
 const evade = (args: string[]) => corpus(WXEVADE, args);
 
 /** Nothing lost, nothing unjudged, nothing failed between two stats. */
-function booksClean(before: SensorStats, after: SensorStats, what: string): void {
+function booksClean(before: SensorStats, after: SensorStats, what: string, allowNoState = false): void {
   assert.equal(after.lost - before.lost, 0, `${what}: lost`);
-  assert.equal(after.noState - before.noState, 0, `${what}: noState`);
+  if (!allowNoState) assert.equal(after.noState - before.noState, 0, `${what}: noState`);
   assert.equal(after.malformed - before.malformed, 0, `${what}: malformed`);
   assert.equal(after.deliveryErrors - before.deliveryErrors, 0, `${what}: deliveryErrors`);
   assert.equal(after.dropped - before.dropped, 0, `${what}: dropped`);
@@ -203,7 +203,12 @@ describe('evasion corpus (root, real kernel, dedup off)', function () {
     const missed = after.missedRuns - before.missedRuns;
     assert.ok(made - found <= missed, `${made - found} of ${made} W→X not found, ${missed} runs counted as missed`);
     if (!missed) assertCounts(findings, fx);
-    booksClean(before, after, 'storm');
+    // A task's storage can be busy there too (noState): such a change is still reported, flagged
+    // (outcomeUnknown, or prevProtUnknown in tracepoint mode), and counted.
+    const noState = after.noState - before.noState;
+    const unawaited = expectations(fx).reduce((n, e) => n + findingsOf(findings, e.pid).filter((f) => f.Event.wxwatch.outcomeUnknown).length, 0);
+    assert.ok(unawaited <= noState, `${unawaited} findings flagged outcomeUnknown, noState +${noState}`);
+    booksClean(before, after, 'storm', missed > 0);
   });
 
   it('reports code run through an executable alias of a writable memfd as WXW-001 (and WXW-004: a written memfd), not TRC-104', async () => {
