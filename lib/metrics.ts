@@ -10,8 +10,9 @@ import { TRC104 } from './signatures/trc104';
 
 /** stats() fields that are levels, not running totals. */
 const GAUGE_FIELDS = new Set(['inFlight']);
-/** stats() fields that have a metric of their own (findings are counted per signature). */
-const OWN_METRIC = new Set(['findings']);
+/** stats() fields that have a metric of their own (findings are counted per signature, in
+ * wxwatch_findings_total{signature}). */
+const OWN_METRIC = new Set(['findings', 'findingsBySignature']);
 
 const HELP: Record<string, string> = {
   seen: 'Candidate W->X transitions the kernel saw (seen = emitted + filtered + suppressed + lost + in flight)',
@@ -66,17 +67,21 @@ export function sensorMetrics(sensor: Sensor, options: SensorMetricsOptions = {}
     if (!snapshot) {
       snapshot = sensor.stats();
       setImmediate(() => (snapshot = undefined));
-      for (const field of Object.keys(snapshot)) addStat(field);
+      for (const [field, value] of Object.entries(snapshot)) addStat(field, value);
     }
     return snapshot;
   };
 
   const known = new Set<string>();
-  function addStat(field: string): void {
-    if (known.has(field) || OWN_METRIC.has(field)) return;
+  function addStat(field: string, value: unknown): void {
+    // Only numbers become counters: anything else would be scraped as NaN.
+    if (known.has(field) || OWN_METRIC.has(field) || typeof value !== 'number') return;
     known.add(field);
     const help = HELP[field] ?? `wxwatch sensor stats().${field}`;
-    const read = () => Number((stats() as unknown as Record<string, unknown>)[field] ?? 0);
+    const read = () => {
+      const v = (stats() as unknown as Record<string, unknown>)[field];
+      return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+    };
     if (GAUGE_FIELDS.has(field)) {
       new Gauge({ name: statMetricName(field), help, registers: [registry], collect() { this.set(read()); } });
     } else {
@@ -91,7 +96,7 @@ export function sensorMetrics(sensor: Sensor, options: SensorMetricsOptions = {}
       });
     }
   }
-  for (const field of Object.keys(sensor.stats())) addStat(field);
+  for (const [field, value] of Object.entries(sensor.stats())) addStat(field, value);
 
   const findings = new Counter({
     name: 'wxwatch_findings_total',

@@ -40,6 +40,18 @@ describe('metrics', () => {
     assert.doesNotMatch(text, /^wxwatch_findings_total /m, 'findings are per signature only');
   });
 
+  it('never exposes a NaN: stats() fields that are not numbers have no counter of their own', async () => {
+    const metrics = sensorMetrics(fakeSensor({ seen: 1, findingsBySignature: { 'TRC-104': 2 } as unknown as number }));
+    const text = await metrics.registry.metrics();
+    const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    assert.ok(samples.length > 0);
+    for (const line of samples) assert.ok(Number.isFinite(Number(line.slice(line.lastIndexOf(' ') + 1))), line);
+    assert.doesNotMatch(text, /findings_by_signature/);
+    // An idle sensor's own stats() too.
+    const idle = await sensorMetrics(new Sensor()).registry.metrics();
+    assert.doesNotMatch(idle, /findings_by_signature|\bNaN\b|\bNan\b/);
+  });
+
   it('reads stats() at scrape time, and shows fields that appear later', async () => {
     const books: Record<string, number> = { seen: 5, emitted: 3, lost: 2, inFlight: 0 };
     const metrics = sensorMetrics(fakeSensor(books));
