@@ -51,7 +51,7 @@ Watches every process on this host for memory that was writable becoming executa
   --metrics [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics (HOST
                             defaults to 127.0.0.1)
   --max-output-bytes N      stdout bytes queued for a slow reader before lines are dropped
-                            and counted (default 16777216)
+                            and counted (default 16777216, at least 65536)
   -h, --help                this text
 
 Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM (a second one exits at
@@ -59,6 +59,8 @@ once). Exit codes: 0 stopped, 2 bad arguments, 77 missing privileges or kernel f
 1 load/attach failure or a failed self-check, 130/143 a second SIGINT/SIGTERM.`;
 
 const DEFAULT_MAX_OUTPUT_BYTES = 16 << 20;
+// Room for at least one largest line (about 29 KB: the longest paths, all control bytes, escaped).
+const MIN_MAX_OUTPUT_BYTES = 64 << 10;
 // On stop, how long a slow stdout gets to take what is queued; the rest is counted as dropped.
 const FLUSH_ON_STOP_MS = 2000;
 
@@ -196,6 +198,9 @@ async function main(): Promise<void> {
   if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
   const ringBufferBytes = numberFlag('ring-buffer-bytes', args['ring-buffer-bytes']);
   const maxOutputBytes = numberFlag('max-output-bytes', args['max-output-bytes']) ?? DEFAULT_MAX_OUTPUT_BYTES;
+  if (maxOutputBytes < MIN_MAX_OUTPUT_BYTES) {
+    fail(`--max-output-bytes must be at least ${MIN_MAX_OUTPUT_BYTES} (room for one largest line), got ${maxOutputBytes}`, 2);
+  }
   const captureBytes = numberFlag('capture-bytes', args['capture-bytes']);
 
   const filterFile = args['filter-file'];

@@ -2,7 +2,8 @@
 // kernel's filter maps (bpf/wxwatch.h, enum wx_filter_kind). Paths are resolved here, once:
 // the kernel matches an executable by device and inode, a cgroup by its id.
 import { FILTER_KIND as WIRE_FILTER, WX } from './wire';
-import { statfsSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statfsSync, statSync } from 'node:fs';
+import { relative } from 'node:path';
 
 export interface ProcessSelector {
   /** Process ids (thread group ids, as on the host), 1 to 4194304. */
@@ -26,10 +27,19 @@ export const FILTER_KIND = {
   cgroup: WIRE_FILTER.CGROUP,
   exe: WIRE_FILTER.EXE,
 } as const;
+const KIND_FIELD: Record<number, string> = {
+  [FILTER_KIND.pid]: 'pids',
+  [FILTER_KIND.uid]: 'uids',
+  [FILTER_KIND.comm]: 'comms',
+  [FILTER_KIND.cgroup]: 'cgroups',
+  [FILTER_KIND.exe]: 'exes',
+};
 const ACT_IGNORE = WX.WX_ACT_IGNORE;
 const ACT_WATCH = WX.WX_ACT_WATCH;
 const COMM_LEN = WX.WX_COMM_LEN;
 const MAX_ENTRIES = WX.WX_FILTER_MAX_ENTRIES;
+// The kernel matches a task's cgroup and its ancestors at levels 0 to this - 1 (the root is 0).
+const CGROUP_MAX_DEPTH = WX.WX_CGROUP_MAX_DEPTH;
 const SELECTOR_KEYS = new Set(['pids', 'uids', 'comms', 'cgroups', 'exes']);
 const PID_MAX_LIMIT = 4194304; // the kernel's ceiling for pid_max
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -158,7 +168,37 @@ function cgroupKey(c: string | bigint | number): Key {
   if (!st.isDirectory() || type !== CGROUP2_SUPER_MAGIC) {
     throw new Error(`wxwatch: cgroups: ${c} is not a cgroup v2 directory (a directory under a cgroup2 mount)`);
   }
+  const level = cgroupLevel(c);
+  if (level >= CGROUP_MAX_DEPTH) {
+    throw new RangeError(
+      `wxwatch: cgroups: ${c} is at level ${level} of the cgroup hierarchy; the kernel's filter matches cgroups at levels 0 to ${CGROUP_MAX_DEPTH - 1} only (nothing in it would ever match)`,
+    );
+  }
   return u64Key(st.ino); // cgroup v2 id = inode number
+}
+
+/** mountinfo escapes spaces and the like as \ooo. */
+const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const depth = (p: string) => p.split('/').filter(Boolean).length;
+
+/**
+ * The level of a cgroup v2 directory in the hierarchy (the root is 0): its depth below the
+ * cgroup2 mount holding it, plus the depth of that mount's own root. Inside a cgroup namespace
+ * the kernel shows no path above the namespace's root, and levels are counted from there.
+ */
+function cgroupLevel(dir: string): number {
+  const real = realpathSync(dir);
+  let best: { point: string; root: string } | undefined;
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[f.indexOf('-') + 1] !== 'cgroup2') continue;
+    const point = unescapeMount(f[4]);
+    const inside = point === '/' || real === point || real.startsWith(`${point}/`);
+    if (inside && (!best || point.length > best.point.length)) best = { point, root: unescapeMount(f[3]) };
+  }
+  if (!best) return depth(real);
+  const rootDepth = best.root.split('/').includes('..') ? 0 : depth(best.root);
+  return rootDepth + depth(relative(best.point, real));
 }
 
 function keysOf(selector: ProcessSelector | undefined, what: string): Map<number, Key[]> {
@@ -188,6 +228,12 @@ export function encodeFilters(
     const entries = new Map<string, number>();
     for (const k of watch.get(kind)!) entries.set(Buffer.from(k).toString('hex'), ACT_WATCH);
     for (const k of ignore.get(kind)!) entries.set(Buffer.from(k).toString('hex'), ACT_IGNORE);
+    // Allow and scope entries of a kind share one kernel map.
+    if (entries.size > MAX_ENTRIES) {
+      throw new RangeError(
+        `wxwatch: ${KIND_FIELD[kind]}: allow and scope together list ${entries.size} distinct entries; the kernel's filter map holds at most ${MAX_ENTRIES} per kind`,
+      );
+    }
     if (watch.get(kind)!.length) config.scopeMask |= 1 << kind;
     if (entries.size) config.activeMask |= 1 << kind;
     const keys = Buffer.concat([...entries.keys()].map((hex) => Buffer.from(hex, 'hex')));
