@@ -195,6 +195,14 @@ async function main(): Promise<void> {
   // stderr gone (EPIPE) must not become an uncaught exception either.
   process.stderr.on('error', () => {});
   const say = (line: string) => process.stderr.write(`wxwatch: ${line.replace(/^wxwatch: /, '')}\n`);
+  // SIGHUP's default action kills: caught from here on; a reload asked for before the sensor is
+  // watching waits until it is.
+  let hupBeforeWatching = false;
+  const earlyHup = () => {
+    hupBeforeWatching = true;
+    say('SIGHUP before watching: deferred until watching');
+  };
+  process.on('SIGHUP', earlyHup);
   if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
   const ringBufferBytes = numberFlag('ring-buffer-bytes', args['ring-buffer-bytes']);
   const maxOutputBytes = numberFlag('max-output-bytes', args['max-output-bytes']) ?? DEFAULT_MAX_OUTPUT_BYTES;
@@ -303,7 +311,7 @@ async function main(): Promise<void> {
   };
   // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters:
   // everything is read, checked and encoded before anything reaches the kernel.
-  process.on('SIGHUP', () => {
+  const reload = () => {
     try {
       sensor.setFilters(filters());
       say('SIGHUP: filters reloaded');
@@ -311,7 +319,10 @@ async function main(): Promise<void> {
       const state = (err as { halfApplied?: boolean }).halfApplied ? 'reload failed' : 'filters unchanged';
       say(`SIGHUP: ${state}: ${(err as Error).message}`);
     }
-  });
+  };
+  process.on('SIGHUP', reload);
+  process.off('SIGHUP', earlyHup);
+  if (hupBeforeWatching) reload();
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 }
