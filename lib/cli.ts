@@ -128,14 +128,18 @@ function merge(a: ProcessSelector, b: ProcessSelector): ProcessSelector {
   return out as ProcessSelector;
 }
 
-function summary(s: SensorStats, outputDropped: number): string {
+function summary(s: SensorStats, outputDropped: number, captures?: CaptureDir): string {
+  const code = captures
+    ? `; code stored ${captures.written}, not stored ${captures.errors + captures.skippedFull} (${captures.errors} failed, ${captures.skippedFull} over the budget)`
+    : '';
   return (
     `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
     `malformed ${s.malformed}, in flight ${s.inFlight}, batches ${s.batches}; ` +
     `degraded ${s.degraded} (prev unknown), no state ${s.noState}, oversized ranges ${s.vmaTruncated}; ` +
     `findings ${s.findings}` +
     Object.entries(s.findingsBySignature).map(([id, n]) => ` ${id} ${n}`).join(',') +
-    `, alerts ${s.alerts}, denied ${s.denied}, dropped ${s.dropped + outputDropped}`
+    `, alerts ${s.alerts}, denied ${s.denied}, dropped ${s.dropped + outputDropped}` +
+    code
   );
 }
 
@@ -236,7 +240,7 @@ async function main(): Promise<void> {
       ...filters(),
     });
     listen = args.metrics === undefined ? undefined : parseListenAddress(args.metrics);
-    captures = args['capture-dir'] ? new CaptureDir(args['capture-dir']) : undefined;
+    captures = args['capture-dir'] ? new CaptureDir(args['capture-dir'], undefined, { report: say }) : undefined;
   } catch (err) {
     fail((err as Error).message, 2);
   }
@@ -299,14 +303,14 @@ async function main(): Promise<void> {
     stopping = true;
     void sensor.close().then(async (stats) => {
       await output.finish(FLUSH_ON_STOP_MS);
-      say(`${why}: stopped; ${summary(stats, output.dropped)}`);
+      say(`${why}: stopped; ${summary(stats, output.dropped, captures)}`);
       process.exit(0);
     });
   }
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (!stopping) return stop(signal);
     // A second signal: the user does not want to wait for the drain or a slow stdout.
-    say(`${signal} again: exiting now; ${summary(sensor.stats(), output.dropped)}`);
+    say(`${signal} again: exiting now; ${summary(sensor.stats(), output.dropped, captures)}`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters:
