@@ -160,9 +160,31 @@ export function parseListenAddress(spec: string): ListenAddress {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+/**
+ * Bounds of the endpoint: every descriptor it holds is one the sensor cannot use (captured code,
+ * SIGHUP's reopen and filter reload), so idle and slow clients are closed within seconds and
+ * connections past the cap are closed at once. A Prometheus scrape needs one.
+ */
+export const METRICS_SERVER_LIMITS = {
+  maxConnections: 16,
+  /** A connection with no traffic, including a keep-alive one between requests. */
+  idleMs: 5000,
+  /** Until a request's headers are in; checked every checkMs. */
+  headersMs: 5000,
+  requestMs: 10000,
+  checkMs: 1000,
+};
+
 /** Serves GET /metrics from the registry (404 elsewhere); resolves once listening. */
 export function serveMetrics(registry: Registry, address: ListenAddress): Promise<{ server: Server; url: string }> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const limits = METRICS_SERVER_LIMITS;
+  const options = {
+    headersTimeout: limits.headersMs,
+    requestTimeout: limits.requestMs,
+    keepAliveTimeout: limits.idleMs,
+    connectionsCheckingInterval: limits.checkMs,
+  };
+  const server = createServer(options, (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(path === '/metrics' ? 405 : 404, { 'Content-Type': 'text/plain' }).end('not found\n');
@@ -173,6 +195,9 @@ export function serveMetrics(registry: Registry, address: ListenAddress): Promis
       (err: Error) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${err.message}\n`),
     );
   });
+  server.maxConnections = limits.maxConnections;
+  // With no 'timeout' listener, a socket idle this long is destroyed.
+  server.setTimeout(limits.idleMs);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => {

@@ -5,6 +5,8 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { get } from 'node:http';
+import { connect, Socket } from 'node:net';
 import { REPO, runCommand, runFixture, WXFIX } from '../helpers/fixtures';
 import { isRoot, requireRoot, TEST_MODE } from '../helpers/sensor';
 import { nestedCgroups } from '../helpers/cgroups';
@@ -361,6 +363,43 @@ describe('wxwatch CLI', function () {
       } finally {
         if (run.child.exitCode === null) run.child.kill('SIGKILL');
         rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('bounds --metrics connections (idle ones closed, past the cap refused) and keeps watching', async () => {
+      const run = await startCli(['--metrics', '127.0.0.1:0']);
+      const sockets: Socket[] = [];
+      try {
+        for (let i = 0; !/metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/.test(run.stderr()); i++) {
+          if (i > 500) throw new Error(`no metrics address: ${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const port = Number(/metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(run.stderr())![1]);
+        // More idle connections than the cap: each is closed by the server, the extra ones at once.
+        const closed: Array<Promise<unknown>> = [];
+        for (let i = 0; i < 24; i++) {
+          const socket = connect(port, '127.0.0.1');
+          socket.on('error', () => {});
+          sockets.push(socket);
+          closed.push(once(socket, 'close'));
+          await once(socket, 'connect');
+        }
+        const fx = await runFixture(['w2x']);
+        await lineFor(run, fx.pid);
+        await Promise.all(closed); // bounded by the test's timeout: none was closed before the limits
+        const body = await new Promise<string>((resolve, reject) =>
+          get(`http://127.0.0.1:${port}/metrics`, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d)).on('end', () => resolve(text));
+          }).on('error', reject),
+        );
+        assert.match(body, /^wxwatch_emitted_total [1-9]/m);
+        run.child.kill('SIGINT');
+        const [code] = await once(run.child, 'exit');
+        assert.equal(code, 0, run.stderr());
+      } finally {
+        for (const s of sockets) s.destroy();
+        if (run.child.exitCode === null) run.child.kill('SIGKILL');
       }
     });
 
