@@ -138,6 +138,7 @@ function summary(s: SensorStats, outputDropped: number, captures?: CaptureDir): 
     `degraded ${s.degraded} (prev unknown), no state ${s.noState}, oversized ranges ${s.vmaTruncated}; ` +
     `findings ${s.findings}` +
     Object.entries(s.findingsBySignature).map(([id, n]) => ` ${id} ${n}`).join(',') +
+    `, self-checks of other sensors ${s.selfChecksOfOthers}` +
     `, alerts ${s.alerts}, denied ${s.denied}, dropped ${s.dropped + outputDropped}` +
     code
   );

@@ -27,6 +27,7 @@ const HELP: Record<string, string> = {
   alerts: 'Raw mem_prot_alert events delivered',
   denied: 'W->X attempts the kernel refused, delivered as mem_prot_denied',
   listenerErrors: 'Listener calls that threw',
+  selfChecksOfOthers: "W->X of another wxwatch sensor's self-check page (recognised by its SHA-256; not findings)",
 };
 
 /** The Prometheus name of a stats() field: seen → wxwatch_seen_total, inFlight → wxwatch_in_flight. */

@@ -12,6 +12,7 @@ import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
 import { FLAG } from './record-layout';
 import { TRC104 } from './signatures/trc104';
+import { isSelfCheckOfASensor } from './self-check';
 
 /**
  * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost,
@@ -34,6 +35,8 @@ export interface SensorStats extends NativeStats {
   listenerErrors: number;
   /** Batches whose delivery failed past the listeners (e.g. a decoding error): skipped. */
   deliveryErrors: number;
+  /** W→X of another wxwatch sensor's self-check page (lib/self-check.ts): not findings. */
+  selfChecksOfOthers: number;
 }
 
 export interface FindingsOptions {
@@ -107,7 +110,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private native: NativeSensor | null = null;
   private state: State = 'idle';
   private closed: Promise<SensorStats> | null = null;
-  private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0 };
+  private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0, selfChecksOfOthers: 0 };
   private findingsBySignature: Record<string, number> = {};
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
@@ -349,6 +352,10 @@ export class Sensor extends EventEmitter<SensorEvents> {
       const probe = this.probes.size ? this.probes.get(event.hostProcessId) : undefined;
       if (probe) {
         if (TRC104.matches(event)) probe();
+        continue;
+      }
+      if (isSelfCheckOfASensor(event)) {
+        this.counts.selfChecksOfOthers++;
         continue;
       }
       if (event.denied) {
