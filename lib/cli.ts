@@ -46,8 +46,9 @@ Watches every process on this host for memory that was writable becoming executa
                             wxwatch.code.sha256 (multiple of 4096, at most 65536; 0: off)
   --capture-dir DIR         also store each distinct piece of code once, as DIR/SHA256.bin
                             (0600, 256 MiB in all at most)
-  --output FILE             append output lines to FILE instead of stdout (created 0600, never
-                            through a symlink; reopened on SIGHUP, for logrotate)
+  --output FILE             append output lines to FILE instead of stdout (a regular file,
+                            created 0600, never through a symlink; reopened on SIGHUP, for
+                            logrotate)
   --metrics [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics (HOST
                             defaults to 127.0.0.1)
   --max-output-bytes N      stdout bytes queued for a slow reader before lines are dropped
