@@ -12,7 +12,7 @@
       "actions": [
         {
           "action_name": "compile_bpf",
-          "inputs": ["bpf/wxwatch.bpf.c", "bpf/wxwatch.h", "bpf/kernel.bpf.h", "bpf/maple.bpf.h", "bpf/syscall.bpf.h", "bpf/filters.bpf.h", "bpf/record.bpf.h"],
+          "inputs": ["<!@(node -p \"require('fs').readdirSync('bpf').map((f) => 'bpf/' + f).join(' ')\")"],
           "outputs": ["<(bpf_gen)/wxwatch.bpf.o", "<(bpf_gen)/wxwatch_bpf.skel.h"],
           "action": ["sh", "scripts/build-bpf.sh", "bpf/wxwatch.bpf.c", "<(bpf_gen)", "wxwatch_bpf"]
         }

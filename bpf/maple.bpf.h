@@ -25,6 +25,11 @@ struct maple_hit {
 	__u64 max;
 };
 
+/* Room for one node, read from the kernel (too big for the stack). */
+struct maple_node_buf {
+	__u64 w[MAPLE_NODE_SIZE / 8];
+};
+
 /* The root points at a node with xa_mk_node() (internal bits 0b10); nodes point at their
  * children as encoded nodes (mt_mk_node(): type in bits 3-6, no internal bits). */
 static __always_inline int maple_is_node(__u64 entry)
@@ -37,11 +42,15 @@ static __always_inline __u32 node_byte(__u64 *node_buf, __u32 off)
 	return ((unsigned char *)node_buf)[off & (MAPLE_NODE_SIZE - 1)];
 }
 
-/* Finds the slot holding index, as mtree_range_walk() does. node_buf: MAPLE_NODE_SIZE bytes of
- * scratch (too big for the stack). Returns 0, or -1 if the tree does not look like a VMA tree. */
-static __always_inline int maple_lookup(struct mm_struct *mm, __u64 index, __u64 *node_buf,
-					struct maple_hit *hit)
+/* Finds the slot holding index, as mtree_range_walk() does. Returns 0, or -1 if the tree does
+ * not look like a VMA tree. A global function: the verifier checks it once, not at every one of
+ * its callers. */
+__noinline int maple_lookup(__u64 mm_ptr, __u64 index, struct maple_node_buf *buf, struct maple_hit *hit)
 {
+	if (!buf || !hit)
+		return -1;
+	struct mm_struct *mm = (void *)mm_ptr;
+	__u64 *node_buf = buf->w;
 	__u64 entry = (__u64)BPF_CORE_READ(mm, mm_mt.ma_root);
 	__u64 min = 0, max = ~0ULL;
 
@@ -91,6 +100,53 @@ static __always_inline int maple_lookup(struct mm_struct *mm, __u64 index, __u64
 		}
 	}
 	return -1;
+}
+
+/* A VMA as read from the tree. */
+struct vma_read {
+	__u64 start;
+	__u64 end;
+	__u64 flags;
+	struct file *file;
+	struct vm_area_struct *vma;
+};
+
+static __always_inline void vma_fields(struct vm_area_struct *vma, struct vma_read *v)
+{
+	v->vma = vma;
+	v->start = BPF_CORE_READ(vma, vm_start);
+	v->end = BPF_CORE_READ(vma, vm_end);
+	v->flags = BPF_CORE_READ(vma, vm_flags);
+	v->file = BPF_CORE_READ(vma, vm_file);
+}
+
+/* The VMA containing addr; 0 if found, -1 for a gap or an unreadable tree. mm is a plain
+ * number (a pointer read from memory, not a typed one): maple_lookup is a global function. */
+static __always_inline int vma_at(struct maple_node_buf *node_buf, __u64 mm, __u64 addr, struct vma_read *v)
+{
+	struct maple_hit hit = {};
+	if (maple_lookup(mm, addr, node_buf, &hit) || !hit.entry || maple_is_node(hit.entry))
+		return -1;
+	vma_fields((void *)hit.entry, v);
+	return v->start <= addr && addr < v->end ? 0 : -1;
+}
+
+/* The first VMA that ends after addr (the one containing it, or the next one past a gap), as
+ * find_vma() gives; 0 if found, -1 if there is none or the tree is unreadable. */
+static __always_inline int vma_from(struct maple_node_buf *node_buf, __u64 mm, __u64 addr, struct vma_read *v)
+{
+	struct maple_hit hit = {};
+	if (maple_lookup(mm, addr, node_buf, &hit))
+		return -1;
+	if (!hit.entry) {
+		/* a gap is one slot: the next slot, if any, is a VMA */
+		if (hit.max == ~0ULL || maple_lookup(mm, hit.max + 1, node_buf, &hit) || !hit.entry)
+			return -1;
+	}
+	if (maple_is_node(hit.entry))
+		return -1;
+	vma_fields((void *)hit.entry, v);
+	return v->end > addr ? 0 : -1;
 }
 
 #endif /* WXWATCH_MAPLE_BPF_H */

@@ -1,7 +1,10 @@
 /* The system call the current task is in, read from the registers it entered the kernel with,
  * for every ABI of x86-64: native, i386 (int 0x80 / sysenter, also from a 64-bit process) and
- * x32. Hooks deep inside the kernel use it to tell which call made a change and with what
- * arguments, without a syscall tracepoint (which would slow every system call of the host). */
+ * x32, decoded the way the kernel decodes it (the number is the low 32 bits of rax). Hooks deep
+ * inside the kernel use it to tell which call made a change and with what arguments, without a
+ * syscall tracepoint (which would slow every system call of the host). Arguments are registers;
+ * the one argument block in user memory (i386 old_mmap) is read once, when the call's section
+ * opens, and never again. */
 #ifndef WXWATCH_SYSCALL_BPF_H
 #define WXWATCH_SYSCALL_BPF_H
 
@@ -17,24 +20,35 @@
 #define PROT_READ 0x1
 #define PROT_WRITE 0x2
 #define PROT_EXEC 0x4
+#define MAP_SHARED 0x01
 #define MAP_FIXED 0x10
 #define SHM_RDONLY 010000
 #define SHM_EXEC 0100000
+#define IPC_SHMAT 21
+#define PTRACE_POKETEXT 4
+#define PTRACE_POKEDATA 5
 
 enum wx_call_kind {
 	WX_CALL_NONE = 0,
-	WX_CALL_CHANGE = 1, /* changes existing mappings: mprotect, pkey_mprotect */
-	WX_CALL_CREATE = 2, /* creates one: mmap, mmap2, old mmap, shmat */
+	WX_CALL_CHANGE = 1,  /* changes existing mappings: mprotect, pkey_mprotect */
+	WX_CALL_CREATE = 2,  /* creates them: mmap, mmap2, old mmap, shmat (also through ipc), exec */
+	WX_CALL_WRITE = 3,   /* the write family: may write through /proc/PID/mem */
+	WX_CALL_PTRACE = 4,
+	WX_CALL_PROCESS_VM = 5,
 };
 
 struct wx_call {
 	__u64 addr;
 	__u64 len;
-	__s32 prot;     /* as requested */
+	__u64 arg[6];   /* the raw register arguments, zero-extended for 32-bit calls */
+	__s32 nr;       /* as the kernel reads it: the low 32 bits, x32 bit cleared */
+	__s32 prot;     /* create and change calls: as requested */
 	__u32 map_flags;
 	__u16 syscall;  /* enum wx_syscall */
 	__u8 kind;      /* enum wx_call_kind */
-	__u8 compat;
+	__u8 compat;    /* i386 or x32 */
+	__u8 ia32;
+	__u8 _pad[7];
 };
 
 /* i386 old_mmap's argument block (struct mmap_arg_struct32). */
@@ -42,87 +56,158 @@ struct wx_old_mmap_args {
 	__u32 addr, len, prot, flags, fd, offset;
 };
 
-static __always_inline void call_of_nr(struct wx_call *c, long nr, int ia32)
+static __always_inline void call_of_nr(struct wx_call *c)
 {
-	c->syscall = WX_SYS_OTHER;
-	c->kind = WX_CALL_NONE;
-	if (ia32) {
-		switch (nr) {
-		case 125: c->syscall = WX_SYS_MPROTECT; break;
-		case 380: c->syscall = WX_SYS_PKEY_MPROTECT; break;
-		case 192: c->syscall = WX_SYS_MMAP2; break;
-		case 90: c->syscall = WX_SYS_OLD_MMAP; break;
-		case 397: c->syscall = WX_SYS_SHMAT; break;
+	__u16 sys = WX_SYS_OTHER;
+	__u8 kind = WX_CALL_NONE;
+	if (c->ia32) {
+		switch (c->nr) {
+		case 125: sys = WX_SYS_MPROTECT; kind = WX_CALL_CHANGE; break;
+		case 380: sys = WX_SYS_PKEY_MPROTECT; kind = WX_CALL_CHANGE; break;
+		case 192: sys = WX_SYS_MMAP2; kind = WX_CALL_CREATE; break;
+		case 90: sys = WX_SYS_OLD_MMAP; kind = WX_CALL_CREATE; break;
+		case 397: sys = WX_SYS_SHMAT; kind = WX_CALL_CREATE; break;
+		case 117: sys = WX_SYS_IPC; kind = WX_CALL_CREATE; break;
+		case 11: sys = WX_SYS_EXECVE; kind = WX_CALL_CREATE; break;
+		case 358: sys = WX_SYS_EXECVEAT; kind = WX_CALL_CREATE; break;
+		case 4: sys = WX_SYS_WRITE; kind = WX_CALL_WRITE; break;
+		case 181: sys = WX_SYS_PWRITE64; kind = WX_CALL_WRITE; break;
+		case 146: sys = WX_SYS_WRITEV; kind = WX_CALL_WRITE; break;
+		case 334: sys = WX_SYS_PWRITEV; kind = WX_CALL_WRITE; break;
+		case 379: sys = WX_SYS_PWRITEV2; kind = WX_CALL_WRITE; break;
+		case 26: sys = WX_SYS_PTRACE; kind = WX_CALL_PTRACE; break;
+		case 348: sys = WX_SYS_PROCESS_VM_WRITEV; kind = WX_CALL_PROCESS_VM; break;
+		case 426: sys = WX_SYS_IO_URING_ENTER; break;
+		case 54: sys = WX_SYS_IOCTL; break;
 		}
 	} else {
-		switch (nr) {
-		case 10: c->syscall = WX_SYS_MPROTECT; break;
-		case 329: c->syscall = WX_SYS_PKEY_MPROTECT; break;
-		case 9: c->syscall = WX_SYS_MMAP; break;
-		case 30: c->syscall = WX_SYS_SHMAT; break;
+		/* x32 shares the native numbers below 512 and has its own above */
+		switch (c->nr) {
+		case 10: sys = WX_SYS_MPROTECT; kind = WX_CALL_CHANGE; break;
+		case 329: sys = WX_SYS_PKEY_MPROTECT; kind = WX_CALL_CHANGE; break;
+		case 9: sys = WX_SYS_MMAP; kind = WX_CALL_CREATE; break;
+		case 30: sys = WX_SYS_SHMAT; kind = WX_CALL_CREATE; break;
+		case 59: case 520: sys = WX_SYS_EXECVE; kind = WX_CALL_CREATE; break;
+		case 322: case 545: sys = WX_SYS_EXECVEAT; kind = WX_CALL_CREATE; break;
+		case 1: sys = WX_SYS_WRITE; kind = WX_CALL_WRITE; break;
+		case 18: sys = WX_SYS_PWRITE64; kind = WX_CALL_WRITE; break;
+		case 20: case 516: sys = WX_SYS_WRITEV; kind = WX_CALL_WRITE; break;
+		case 296: case 535: sys = WX_SYS_PWRITEV; kind = WX_CALL_WRITE; break;
+		case 328: case 547: sys = WX_SYS_PWRITEV2; kind = WX_CALL_WRITE; break;
+		case 101: case 521: sys = WX_SYS_PTRACE; kind = WX_CALL_PTRACE; break;
+		case 311: case 540: sys = WX_SYS_PROCESS_VM_WRITEV; kind = WX_CALL_PROCESS_VM; break;
+		case 426: sys = WX_SYS_IO_URING_ENTER; break;
+		case 16: case 514: sys = WX_SYS_IOCTL; break;
 		}
 	}
-	if (c->syscall == WX_SYS_MPROTECT || c->syscall == WX_SYS_PKEY_MPROTECT)
-		c->kind = WX_CALL_CHANGE;
-	else if (c->syscall != WX_SYS_OTHER)
-		c->kind = WX_CALL_CREATE;
+	c->syscall = sys;
+	c->kind = kind;
+}
+
+/* The call's number and ABI only: enough to classify it, and to tell whether a lock section
+ * still belongs to the call that opened it. */
+static __always_inline struct pt_regs *call_number(struct task_struct *task, struct wx_call *c)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	/* do_syscall_64 and the 32-bit entries use the low 32 bits of rax, as an int */
+	__s32 nr = (__s32)BPF_CORE_READ(regs, orig_ax);
+	c->ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+	int x32 = !c->ia32 && (nr & X32_SYSCALL_BIT);
+	c->nr = x32 ? nr & ~X32_SYSCALL_BIT : nr;
+	c->compat = c->ia32 || x32;
+	call_of_nr(c);
+	return regs;
+}
+
+/* The call's number and whether it came in through the i386 entry, and nothing else: enough to
+ * tell whether a lock section still belongs to the call that opened it. */
+static __always_inline __s32 call_nr(struct task_struct *task, __u8 *ia32)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__s32 nr = (__s32)BPF_CORE_READ(regs, orig_ax);
+	*ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+	return !*ia32 && (nr & X32_SYSCALL_BIT) ? nr & ~X32_SYSCALL_BIT : nr;
 }
 
 /* Decodes the current call. Returns its kind (WX_CALL_NONE for calls that neither create nor
- * change mappings). */
+ * change mappings nor may write another process's memory). */
 static __always_inline int current_call(struct task_struct *task, struct wx_call *c)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	long nr = BPF_CORE_READ(regs, orig_ax);
-	__u64 a0, a1, a2, a3;
-	/* i386 (int 0x80, sysenter: TS_COMPAT) has its own numbers; x32 marks the native ones. */
-	int ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
-	int x32 = !ia32 && (nr & X32_SYSCALL_BIT);
+	struct pt_regs *regs = call_number(task, c);
 	/* Most lock sections belong to other calls: classify before reading any argument. */
-	call_of_nr(c, x32 ? nr & ~X32_SYSCALL_BIT : nr, ia32);
 	if (c->kind == WX_CALL_NONE)
 		return WX_CALL_NONE;
-	if (ia32) {
-		a0 = (__u32)BPF_CORE_READ(regs, bx);
-		a1 = (__u32)BPF_CORE_READ(regs, cx);
-		a2 = (__u32)BPF_CORE_READ(regs, dx);
-		a3 = (__u32)BPF_CORE_READ(regs, si);
+	if (c->ia32) {
+		c->arg[0] = (__u32)BPF_CORE_READ(regs, bx);
+		c->arg[1] = (__u32)BPF_CORE_READ(regs, cx);
+		c->arg[2] = (__u32)BPF_CORE_READ(regs, dx);
+		c->arg[3] = (__u32)BPF_CORE_READ(regs, si);
+		c->arg[4] = (__u32)BPF_CORE_READ(regs, di);
+		c->arg[5] = (__u32)BPF_CORE_READ(regs, bp);
 	} else {
-		a0 = BPF_CORE_READ(regs, di);
-		a1 = BPF_CORE_READ(regs, si);
-		a2 = BPF_CORE_READ(regs, dx);
-		a3 = BPF_CORE_READ(regs, r10);
+		c->arg[0] = BPF_CORE_READ(regs, di);
+		c->arg[1] = BPF_CORE_READ(regs, si);
+		c->arg[2] = BPF_CORE_READ(regs, dx);
+		c->arg[3] = BPF_CORE_READ(regs, r10);
+		c->arg[4] = BPF_CORE_READ(regs, r8);
+		c->arg[5] = BPF_CORE_READ(regs, r9);
 	}
-	c->compat = ia32 || x32;
-	c->addr = a0;
-	c->len = a1;
-	c->prot = (__s32)a2;
-	c->map_flags = (__u32)a3;
-	if (c->syscall == WX_SYS_OLD_MMAP) {
+	c->addr = c->arg[0];
+	c->len = c->arg[1];
+	c->prot = (__s32)c->arg[2];
+	c->map_flags = (__u32)c->arg[3];
+	switch (c->syscall) {
+	case WX_SYS_OLD_MMAP: {
+		/* The only argument in user memory: read here, once (a MAP_FIXED call may replace the
+		 * page it sits in, and a sibling may rewrite it). */
 		struct wx_old_mmap_args m = {};
-		bpf_probe_read_user(&m, sizeof(m), (void *)a0);
+		bpf_probe_read_user(&m, sizeof(m), (void *)c->arg[0]);
 		c->addr = m.addr;
 		c->len = m.len;
 		c->prot = m.prot;
 		c->map_flags = m.flags;
-	} else if (c->syscall == WX_SYS_SHMAT) {
-		/* shmat(id, addr, flags): the mapping's protection comes from the flags. */
-		__u32 flags = (__u32)a2;
-		c->addr = a1;
+		break;
+	}
+	case WX_SYS_IPC:
+		/* ipc(call, first = id, second = flags, third, ptr = addr, fifth): only SHMAT maps */
+		if ((c->arg[0] & 0xffff) != IPC_SHMAT || (c->arg[0] >> 16) == 1) {
+			c->kind = WX_CALL_NONE;
+			return WX_CALL_NONE;
+		}
+		c->arg[2] = c->arg[2] & 0xffffffff;
+		c->addr = c->arg[4];
+		goto shmat;
+	case WX_SYS_SHMAT:
+		/* shmat(id, addr, flags) */
+		c->addr = c->arg[1];
+	shmat:
 		c->len = 0;
-		c->prot = PROT_READ | (flags & SHM_RDONLY ? 0 : PROT_WRITE) | (flags & SHM_EXEC ? PROT_EXEC : 0);
+		c->prot = PROT_READ | (c->arg[2] & SHM_RDONLY ? 0 : PROT_WRITE) | (c->arg[2] & SHM_EXEC ? PROT_EXEC : 0);
+		c->map_flags = MAP_SHARED;
+		break;
+	case WX_SYS_EXECVE:
+	case WX_SYS_EXECVEAT:
+		/* The new image and its interpreter are mapped with the protections of their
+		 * segments: any of them may be executable. */
+		c->addr = 0;
+		c->len = 0;
+		c->prot = PROT_READ | PROT_EXEC;
 		c->map_flags = 0;
+		break;
 	}
 	return c->kind;
 }
 
-/* Whether the call can make anything executable: EXEC asked for, or implied by READ under the
- * READ_IMPLIES_EXEC personality (the kernel then adds it itself). */
-static __always_inline int may_exec(struct task_struct *task, __s32 prot)
+/* Whether a create or change call can make anything executable (EXEC asked for, or implied
+ * by READ under the READ_IMPLIES_EXEC personality), or can create a shared mapping that may
+ * write (the writable view of an executable alias). */
+static __always_inline int may_matter(struct task_struct *task, struct wx_call *c)
 {
-	if (prot & PROT_EXEC)
+	if (c->prot & PROT_EXEC)
 		return 1;
-	return (prot & PROT_READ) && (task->personality & READ_IMPLIES_EXEC);
+	if ((c->prot & PROT_READ) && (task->personality & READ_IMPLIES_EXEC))
+		return 1;
+	return c->kind == WX_CALL_CREATE && (c->map_flags & MAP_SHARED);
 }
 
 #endif /* WXWATCH_SYSCALL_BPF_H */

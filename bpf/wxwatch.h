@@ -18,6 +18,21 @@
 #define WX_CODE_PAGE 4096
 /* Code bytes a CPU copies per 100 ms at most: a storm of W→X keeps its records, not its code. */
 #define WX_CODE_BUDGET (2 << 20)
+/* Records one call writes one by one per kind of change; past that, one summary record per kind
+ * counts the rest (with the first and last address), so that one call over 9,000 VMAs cannot
+ * fill the ring. Equal to the snapshot, so a call Tracee would report VMA by VMA still is. */
+#define WX_CALL_RECORDS 256
+/* VMAs one range is walked over at most (the kernel's default vm.max_map_count is 65530);
+ * past it, the range is counted as not walked to its end. */
+#define WX_WALK_MAX (1 << 20)
+/* Mappings of one file the alias check walks at most; past it, the check is flagged unsure. */
+#define WX_ALIAS_WALK 4096
+/* Work slots per CPU: a program preempted while it holds one leaves the other to the next. */
+#define WX_SLOTS_PER_CPU 2
+/* Fair share: while the ring is more than half full, a process may write at most 1/this of it
+ * per 100 ms; past that its records are counted into summaries, so one process cannot push
+ * another's findings out. */
+#define WX_FAIR_SHARE 8
 
 /* Tracee's mem_prot_alert kinds, same numbers. TRC-104 is WX_ALERT_MPROT_W_REM. */
 enum wx_alert {
@@ -36,7 +51,47 @@ enum wx_syscall {
 	WX_SYS_MMAP2 = 3,     /* i386 */
 	WX_SYS_OLD_MMAP = 4,  /* i386 mmap with its arguments in memory */
 	WX_SYS_SHMAT = 5,
-	WX_SYS_OTHER = 6,     /* a kernel path reached from another call (lsm-hook mode only) */
+	WX_SYS_OTHER = 6,     /* a kernel path reached from another call */
+	WX_SYS_IPC = 7,       /* i386 ipc(SHMAT, ...) */
+	WX_SYS_EXECVE = 8,    /* the mappings of a new program and its interpreter */
+	WX_SYS_EXECVEAT = 9,
+	WX_SYS_WRITE = 10,
+	WX_SYS_PWRITE64 = 11,
+	WX_SYS_WRITEV = 12,
+	WX_SYS_PWRITEV = 13,
+	WX_SYS_PWRITEV2 = 14,
+	WX_SYS_PTRACE = 15,
+	WX_SYS_PROCESS_VM_WRITEV = 16,
+	WX_SYS_IO_URING_ENTER = 17,
+	WX_SYS_IOCTL = 18,
+};
+
+/* What a record is about. */
+enum wx_event {
+	WX_EVENT_PROTECT = 0, /* memory made executable (or writable and executable) */
+	WX_EVENT_WRITE = 1,   /* bytes written into memory that was executable in the target */
+};
+
+/* How bytes reached executable memory (WX_EVENT_WRITE). */
+enum wx_route {
+	WX_ROUTE_NONE = 0,
+	WX_ROUTE_PROC_MEM = 1,    /* a write to /proc/PID/mem (FOLL_FORCE) */
+	WX_ROUTE_PTRACE = 2,      /* PTRACE_POKETEXT / POKEDATA */
+	WX_ROUTE_PROCESS_VM = 3,  /* process_vm_writev */
+	WX_ROUTE_USERFAULTFD = 4, /* UFFDIO_COPY / UFFDIO_CONTINUE */
+	WX_ROUTE_FILE_WRITE = 5,  /* a write to a file that is mapped executable */
+	WX_ROUTE_REMOTE = 6,      /* a forced write into another mm by a path not told apart */
+};
+
+/* The enforcement rule that refused a change (WX_F_BLOCKED). */
+enum wx_rule {
+	WX_RULE_NONE = 0,
+	WX_RULE_WRITTEN_EXEC = 1,   /* executable gained on memory written since it was mapped */
+	WX_RULE_WRITE_EXEC = 2,     /* writable and executable at once */
+	WX_RULE_ALIAS = 3,          /* an executable view of writable shared memory, either order */
+	WX_RULE_IN_MEMORY_FILE = 4, /* code from a memfd, tmpfs or deleted file */
+	WX_RULE_EXEC_WRITE = 5,     /* a write into executable memory (/proc/PID/mem) */
+	WX_RULE_USERFAULTFD = 6,    /* userfaultfd, which fills memory past its protection */
 };
 
 enum wx_region {
@@ -62,6 +117,15 @@ enum wx_flag {
 	WX_F_EXE_TRUNCATED = 1 << 10,   /* the executable's path lost leading components */
 	WX_F_CODE_TRUNCATED = 1 << 11,  /* the region is larger than the code captured from it */
 	WX_F_CODE_SKIPPED = 1 << 12,    /* no code: this CPU's capture budget was spent (storms) */
+	WX_F_WRITTEN = 1 << 13,         /* the memory was written since it was mapped (an anon_vma) */
+	WX_F_IN_MEMORY_FILE = 1 << 14,  /* backed by a memfd, tmpfs/ramfs/hugetlbfs or deleted file */
+	WX_F_SUMMARY = 1 << 15,         /* stands for summary_count changes not written one by one */
+	WX_F_ALIAS_UNSURE = 1 << 16,    /* not every mapping of the file could be checked */
+	WX_F_ALIAS_EXEC_FIRST = 1 << 17,/* the executable view came first; this is the writable one */
+	WX_F_CROSS_PROCESS = 1 << 18,   /* the writer is another process than the target */
+	WX_F_TRACER = 1 << 19,          /* the writer is the target's ptrace tracer */
+	WX_F_RANGE_UNSURE = 1 << 20,    /* the written range was read from the writer's memory */
+	WX_F_OUTCOME_LATE = 1 << 21,    /* judged on the VMA's later state: the exit was skipped */
 };
 
 /* Allowlists and scopes: one hash map per kind (keys below), value = WX_ACT_*. A process whose
@@ -87,6 +151,11 @@ struct wx_exe_key {
 	__u64 inode;
 };
 
+/* The argument of the flush_summaries program (user space runs it). */
+struct wx_flush_args {
+	__u32 force; /* every pending summary now, whether or not the ring has room */
+};
+
 /* wx_filter_config[0]: which kinds have entries (bit per kind) and which are scopes. */
 struct wx_filter_config {
 	__u32 active_mask;
@@ -103,7 +172,10 @@ enum wx_counter {
 	WX_CNT_NO_STATE = 5,    /* calls whose state could not be stored: judged as degraded */
 	WX_CNT_DEGRADED = 6,    /* records not judged exactly (WX_F_PREV_UNKNOWN) */
 	WX_CNT_CODE_SKIPPED = 7, /* records that went without code: capture budget spent */
-	WX_CNT_MAX = 8,
+	WX_CNT_LOST_BUSY = 8,   /* not written: every work slot of the CPU was held (preemption) */
+	WX_CNT_THROTTLED = 9,   /* candidates counted into a summary record instead of their own */
+	WX_CNT_UNWALKED = 10,   /* ranges with more VMAs than the walk limit: the rest not judged */
+	WX_CNT_MAX = 11,
 };
 
 /* One mem_prot_alert. Fixed part, then the strings uts, path, exe, cgroup back to back (lengths
@@ -151,12 +223,27 @@ struct wx_record {
 	__u64 code_addr;          /* where the captured window starts (page aligned) */
 	__u32 code_window;        /* bytes the window covers, readable or not */
 	__u32 code_missing;       /* bit i: page i of the window could not be read (not in code) */
-	/* char strings[uts_len + path_len + exe_len + cgroup_len]; char code[code_len]; */
+	__u64 target_start_boot_ns; /* write records: the written process's start */
+	__u64 alias_start;        /* alias records: the other view of the file (the first found) */
+	__u64 alias_end;
+	__u32 target_pid;         /* write records: host pid of the process whose memory was written */
+	__u32 alias_pid;          /* alias records: host pid of the other view's process, 0 unknown */
+	__u32 summary_count;      /* WX_F_SUMMARY: how many changes this record stands for */
+	__u8 event;               /* enum wx_event */
+	__u8 route;               /* enum wx_route */
+	__u8 rule;                /* enum wx_rule */
+	__u8 _pad1;
+	__u16 target_exe_len;     /* write records: the written process's executable */
+	__u16 _pad2;
+	char target_comm[WX_COMM_LEN];
+	__u32 _pad3;
+	/* char strings[uts_len + path_len + exe_len + cgroup_len + target_exe_len];
+	 * char code[code_len]; */
 };
 
-#define WX_RECORD_FIXED_SIZE 224
+#define WX_RECORD_FIXED_SIZE 288
 #define WX_RECORD_MAX_SIZE \
-	(WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 2 * WX_PATH_MAX + 2 * WX_CGROUP_NAME_MAX + WX_CODE_MAX)
+	(WX_RECORD_FIXED_SIZE + WX_UTS_LEN + 3 * WX_PATH_MAX + 2 * WX_CGROUP_NAME_MAX + WX_CODE_MAX)
 #define WX_RECORD_ALIGN 8
 
 /* Both compilers check the layout the other side relies on. */
@@ -173,6 +260,9 @@ WX_ASSERT(__builtin_offsetof(struct wx_record, flags) == 168, "wx_record.flags")
 WX_ASSERT(__builtin_offsetof(struct wx_record, syscall) == 176, "wx_record.syscall");
 WX_ASSERT(__builtin_offsetof(struct wx_record, comm) == 188, "wx_record.comm");
 WX_ASSERT(__builtin_offsetof(struct wx_record, code_addr) == 208, "wx_record.code_addr");
+WX_ASSERT(__builtin_offsetof(struct wx_record, target_pid) == 248, "wx_record.target_pid");
+WX_ASSERT(__builtin_offsetof(struct wx_record, event) == 260, "wx_record.event");
+WX_ASSERT(__builtin_offsetof(struct wx_record, target_comm) == 268, "wx_record.target_comm");
 WX_ASSERT(WX_CODE_MAX / WX_CODE_PAGE <= 32, "code_missing has a bit per page");
 WX_ASSERT((WX_RECORD_FIXED_SIZE % WX_RECORD_ALIGN) == 0, "records stay aligned");
 

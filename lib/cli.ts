@@ -278,6 +278,9 @@ async function main(): Promise<void> {
     mode = started.mode;
     const why = started.fallbacks.length ? ` (${describeFallbacks(started.fallbacks)})` : '';
     say(`mode ${mode}${why}`);
+    for (const note of started.notes) say(`not seen here: ${note}`);
+    for (const warning of started.warnings) say(`warning: ${warning}`);
+    for (const what of started.notRefused) say(`enforcement cannot refuse: ${what}`);
     metrics?.setMode(mode);
   } catch (err) {
     startFailure(err);
@@ -290,7 +293,7 @@ async function main(): Promise<void> {
     await sensor.close();
     fail(`${(err as Error).message} (mode ${mode}); not watching`, 1);
   }
-  say(`attached; watching mprotect, pkey_mprotect, mmap and shmat (every ABI) (pid ${process.pid})`);
+  say(`attached; watching memory made executable, executable aliases and writes into executable memory (every ABI) (pid ${process.pid})`);
   if (metrics && listen) {
     collectDefaultMetrics({ register: metrics.registry });
     serveMetrics(metrics.registry, listen).then(

@@ -60,9 +60,30 @@ export interface TraceeEvent {
 export const EVENT_IDS = {
   mem_prot_alert: '1001',
   mem_prot_denied: '1002',
+  mem_write_alert: '1003',
   dynamic_code_loading: '6104',
   executable_writable_alias: '6901',
+  executable_memory_write: '6902',
+  written_memory_executable: '6903',
+  in_memory_file_code: '6904',
+  writable_executable_memory: '6905',
 } as const;
+
+/** How bytes reached executable memory (write events), by enum wx_route. */
+export const ROUTE_NAMES = ['none', 'proc-mem', 'ptrace', 'process-vm', 'userfaultfd', 'file-write', 'remote'] as const;
+export type WriteRoute = (typeof ROUTE_NAMES)[number];
+
+/** The enforcement rule that refused a change (blocked findings), by enum wx_rule. */
+export const RULE_NAMES = [
+  'none',
+  'written-then-executable',
+  'writable-and-executable',
+  'writable-alias',
+  'in-memory-file',
+  'executable-memory-write',
+  'userfaultfd',
+] as const;
+export type EnforcementRule = (typeof RULE_NAMES)[number];
 
 export const ALERT = {
   NONE: 0,
@@ -113,7 +134,27 @@ export const MEM_PROT_ALERT_PARAMS: ReadonlyArray<{ name: string; type: string }
   { name: 'ctime', type: 'u64' },
 ];
 
-export const SYSCALL_NAMES = ['mprotect', 'pkey_mprotect', 'mmap', 'mmap2', 'old_mmap', 'shmat', 'unknown'] as const;
+export const SYSCALL_NAMES = [
+  'mprotect',
+  'pkey_mprotect',
+  'mmap',
+  'mmap2',
+  'old_mmap',
+  'shmat',
+  'unknown',
+  'ipc',
+  'execve',
+  'execveat',
+  'write',
+  'pwrite64',
+  'writev',
+  'pwritev',
+  'pwritev2',
+  'ptrace',
+  'process_vm_writev',
+  'io_uring_enter',
+  'ioctl',
+] as const;
 export type SyscallName = (typeof SYSCALL_NAMES)[number];
 
 export const REGION_NAMES = ['anonymous', 'heap', 'stack', 'file', 'memfd'] as const;
@@ -133,6 +174,47 @@ export interface CodeEvidence {
   unreadablePages: number[];
 }
 
+/** A write into memory that was executable in the target (WXW-002). The event's own process is
+ * the writer. */
+export interface WriteInfo {
+  route: WriteRoute;
+  /** The process written into (host pid; 0 when the kernel does not say), its name and
+   * executable. */
+  targetPid: number;
+  targetComm: string;
+  targetExe: string;
+  /** Where the bytes went, and how many (the call's range; see rangeUnsure). */
+  addr: bigint;
+  len: number;
+  /** The writer is another process than the target. */
+  crossProcess: boolean;
+  /** The writer is the target's ptrace tracer (a debugger's breakpoint is such a write). */
+  tracer: boolean;
+  /** The range was read from the writer's memory (vectored writes, process_vm_writev in
+   * tracepoint mode) or is not known: reported, not exact. */
+  rangeUnsure: boolean;
+}
+
+/** The other view of an executable alias (WXW-001). */
+export interface AliasInfo {
+  /** The first other view found covering the same file offsets, and its process. */
+  start: bigint;
+  end: bigint;
+  pid: number;
+  /** The executable view came first; this finding is the writable view's creation. */
+  executableFirst: boolean;
+  /** Not every mapping of the file could be checked: reported, not exact. */
+  unsure: boolean;
+}
+
+/** A record that stands for `count` changes not written one by one (past the records one call
+ * writes, or a process's fair share of a filling ring), from `first` to `last`. */
+export interface SummaryInfo {
+  count: number;
+  first: bigint;
+  last: bigint;
+}
+
 /** What wxwatch adds to Tracee's event; kept apart so Tracee's field set stays as it is. */
 export interface WxwatchExtras {
   /** The VMA the alert is about, as it was before the call. */
@@ -145,14 +227,26 @@ export interface WxwatchExtras {
   /** The protection before could not be read exactly (a range of more VMAs than one snapshot
    * holds): the finding is reported, flagged, never dropped. */
   prevProtUnknown: boolean;
+  /** Judged on the VMA's later state: on a preemptible kernel the kernel skipped every copy of
+   * the program that sees a change's outcome, and the next change of the process judged it. */
+  outcomeLate: boolean;
   /** EXEC was not asked for: the READ_IMPLIES_EXEC personality added it. */
   readImpliesExec: boolean;
   /** The file is also mapped shared and writable (writableMappings other mappings): its code
    * can change under the executable view without any protection change. */
   writableAlias: boolean;
   writableMappings: number;
-  /** Refused by wxwatch's enforcement. */
+  /** Refused by wxwatch's enforcement, and the rule that refused it. */
   blocked: boolean;
+  rule?: EnforcementRule;
+  /** The memory was written since it was mapped (anon pages, or file pages copied on write). */
+  written: boolean;
+  /** It comes from a file that lives only in memory: a memfd, tmpfs, ramfs, hugetlbfs, or a
+   * deleted file. */
+  inMemoryFile: boolean;
+  alias?: AliasInfo;
+  write?: WriteInfo;
+  summary?: SummaryInfo;
   /** The code made executable (W→X, alias and blocked findings, when captured). */
   code?: CodeEvidence;
   /** No code was captured although it would have been: the capture budget was spent. */

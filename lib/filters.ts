@@ -2,8 +2,8 @@
 // kernel's filter maps (bpf/wxwatch.h, enum wx_filter_kind). Paths are resolved here, once:
 // the kernel matches an executable by device and inode, a cgroup by its id.
 import { FILTER_KIND as WIRE_FILTER, WX } from './wire';
-import { readFileSync, realpathSync, statfsSync, statSync } from 'node:fs';
-import { relative } from 'node:path';
+import { statfsSync, statSync } from 'node:fs';
+import { cgroupLevel, superblockDev } from './mounts';
 
 export interface ProcessSelector {
   /** Process ids (thread group ids, as on the host), 1 to 4194304. */
@@ -151,7 +151,8 @@ function exeKey(path: string): Key {
   if (!st.isFile() || (st.mode & 0o111n) === 0n) throw new Error(`wxwatch: exes: ${path} is not an executable file`);
   const k = new Uint8Array(16);
   const v = new DataView(k.buffer);
-  v.setUint32(0, kernelDev(st.dev), true);
+  // the superblock's device, as the kernel's inode has it (stat's differs on overlayfs, btrfs)
+  v.setUint32(0, superblockDev(path) ?? kernelDev(st.dev), true);
   v.setBigUint64(8, st.ino, true);
   return k;
 }
@@ -175,30 +176,6 @@ function cgroupKey(c: string | bigint | number): Key {
     );
   }
   return u64Key(st.ino); // cgroup v2 id = inode number
-}
-
-/** mountinfo escapes spaces and the like as \ooo. */
-const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-const depth = (p: string) => p.split('/').filter(Boolean).length;
-
-/**
- * The level of a cgroup v2 directory in the hierarchy (the root is 0): its depth below the
- * cgroup2 mount holding it, plus the depth of that mount's own root. Inside a cgroup namespace
- * the kernel shows no path above the namespace's root, and levels are counted from there.
- */
-function cgroupLevel(dir: string): number {
-  const real = realpathSync(dir);
-  let best: { point: string; root: string } | undefined;
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    if (f[f.indexOf('-') + 1] !== 'cgroup2') continue;
-    const point = unescapeMount(f[4]);
-    const inside = point === '/' || real === point || real.startsWith(`${point}/`);
-    if (inside && (!best || point.length > best.point.length)) best = { point, root: unescapeMount(f[3]) };
-  }
-  if (!best) return depth(real);
-  const rootDepth = best.root.split('/').includes('..') ? 0 : depth(best.root);
-  return rootDepth + depth(relative(best.point, real));
 }
 
 function keysOf(selector: ProcessSelector | undefined, what: string): Map<number, Key[]> {

@@ -1,6 +1,6 @@
 // wxwatch: a dynamic-code-loading (W→X) sensor for Node.js. The public API.
 export { Sensor } from './sensor';
-export type { SensorStats, SensorEvents, RecordBatch, FindingsOptions } from './sensor';
+export type { SensorStats, SensorEvents, RecordBatch, FindingsOptions, SensorStartInfo } from './sensor';
 export { Detection } from './finding';
 export type { SensorOptions, SensorMode } from './options';
 export type { ProcessSelector } from './filters';
@@ -8,6 +8,10 @@ export { MemProtAlert, decodeBatch } from './mem-prot-alert';
 export type { Finding, Signature, SignatureMetadata } from './signatures/signature';
 export { TRC104 } from './signatures/trc104';
 export { WRITABLE_ALIAS } from './signatures/writable-alias';
+export { CODE_WRITE } from './signatures/code-write';
+export { WRITTEN_EXECUTABLE } from './signatures/written-executable';
+export { IN_MEMORY_FILE } from './signatures/in-memory-file';
+export { WRITABLE_EXECUTABLE } from './signatures/writable-executable';
 export { SIGNATURES } from './signatures';
 export { ALERT, alertText, protText, EVENT_IDS } from './event';
 export type { TraceeEvent, EventArg, AlertKind, RegionKind, WxwatchExtras } from './event';

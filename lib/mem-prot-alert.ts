@@ -2,8 +2,13 @@
 // MemProtAlert is a view of one record that reads each field when asked, so a finding that
 // nobody looks at costs almost nothing; toJSON() materialises all of it.
 import {
+  AliasInfo,
   CodeEvidence,
   EVENT_IDS,
+  ROUTE_NAMES,
+  RULE_NAMES,
+  SummaryInfo,
+  WriteInfo,
   EventArg,
   MEM_PROT_ALERT_PARAMS,
   REGION_NAMES,
@@ -104,6 +109,29 @@ export class MemProtAlert implements TraceeEvent {
   get denied(): boolean {
     return this.flag(FLAG.DENIED);
   }
+  /** A write into executable memory (WXW-002), not a change of protection. */
+  get isWrite(): boolean {
+    return this.b.view.getUint8(this.o + OFF.event) === 1;
+  }
+  get blocked(): boolean {
+    return this.flag(FLAG.BLOCKED);
+  }
+  get written(): boolean {
+    return this.flag(FLAG.WRITTEN);
+  }
+  get inMemoryFile(): boolean {
+    return this.flag(FLAG.IN_MEMORY_FILE);
+  }
+  get isSummary(): boolean {
+    return this.flag(FLAG.SUMMARY);
+  }
+  /** Protection before and after, as raw vm_flags (cheap: the signatures test them). */
+  get prevVmFlags(): number {
+    return this.b.view.getUint32(this.o + OFF.prev_vm_flags, true);
+  }
+  get newVmFlags(): number {
+    return this.b.view.getUint32(this.o + OFF.new_vm_flags, true);
+  }
 
   // --- Tracee's event fields ---
   get timestamp(): bigint {
@@ -178,10 +206,10 @@ export class MemProtAlert implements TraceeEvent {
     return podUID ? { podUID } : {};
   }
   get eventId(): string {
-    return this.denied ? EVENT_IDS.mem_prot_denied : EVENT_IDS.mem_prot_alert;
+    return this.isWrite ? EVENT_IDS.mem_write_alert : this.denied ? EVENT_IDS.mem_prot_denied : EVENT_IDS.mem_prot_alert;
   }
   get eventName(): string {
-    return this.denied ? 'mem_prot_denied' : 'mem_prot_alert';
+    return this.isWrite ? 'mem_write_alert' : this.denied ? 'mem_prot_denied' : 'mem_prot_alert';
   }
   get matchedPolicies(): string[] {
     return [];
@@ -227,10 +255,47 @@ export class MemProtAlert implements TraceeEvent {
   }
 
   // --- beyond Tracee ---
+  private get targetExeAt(): number {
+    return FIXED_SIZE + this.u16(OFF.uts_len) + this.u16(OFF.path_len) + this.u16(OFF.exe_len) + this.u16(OFF.cgroup_len);
+  }
   /** The captured code bytes (a view of the batch, not a copy), or an empty array. */
   get codeBytes(): Uint8Array {
-    const at = FIXED_SIZE + this.u16(OFF.uts_len) + this.u16(OFF.path_len) + this.u16(OFF.exe_len) + this.u16(OFF.cgroup_len);
+    const at = this.targetExeAt + this.u16(OFF.target_exe_len);
     return this.b.bytes.subarray(this.o + at, this.o + at + this.u32(OFF.code_len));
+  }
+
+  get write(): WriteInfo | undefined {
+    if (!this.isWrite) return undefined;
+    const start = this.o + OFF.target_comm;
+    const comm = this.b.bytes.subarray(start, start + COMM_LEN);
+    const nul = comm.indexOf(0);
+    return {
+      route: ROUTE_NAMES[this.b.view.getUint8(this.o + OFF.route)] ?? 'remote',
+      targetPid: this.u32(OFF.target_pid),
+      targetComm: utf8.decode(nul < 0 ? comm : comm.subarray(0, nul)),
+      targetExe: this.text(this.targetExeAt, this.u16(OFF.target_exe_len)),
+      addr: this.addr,
+      len: this.len,
+      crossProcess: this.flag(FLAG.CROSS_PROCESS),
+      tracer: this.flag(FLAG.TRACER),
+      rangeUnsure: this.flag(FLAG.RANGE_UNSURE),
+    };
+  }
+
+  get alias(): AliasInfo | undefined {
+    if (!this.writableAlias) return undefined;
+    return {
+      start: this.u64(OFF.alias_start),
+      end: this.u64(OFF.alias_end),
+      pid: this.u32(OFF.alias_pid),
+      executableFirst: this.flag(FLAG.ALIAS_EXEC_FIRST),
+      unsure: this.flag(FLAG.ALIAS_UNSURE),
+    };
+  }
+
+  get summary(): SummaryInfo | undefined {
+    if (!this.isSummary) return undefined;
+    return { count: this.u32(OFF.summary_count), first: this.u64(OFF.vma_start), last: this.u64(OFF.vma_end) };
   }
 
   get code(): CodeEvidence | undefined {
@@ -255,10 +320,17 @@ export class MemProtAlert implements TraceeEvent {
       prevProt: Number(this.u64(OFF.prev_vm_flags) & 0x7n),
       newProt: Number(this.u64(OFF.new_vm_flags) & 0x7n),
       prevProtUnknown: this.flag(FLAG.PREV_UNKNOWN),
+      outcomeLate: this.flag(FLAG.OUTCOME_LATE),
       readImpliesExec: this.flag(FLAG.READ_IMPLIES_EXEC),
       writableAlias: this.flag(FLAG.WRITABLE_ALIAS),
       writableMappings: this.b.view.getInt32(this.o + OFF.writable_maps, true),
-      blocked: this.flag(FLAG.BLOCKED),
+      blocked: this.blocked,
+      ...(this.blocked ? { rule: RULE_NAMES[this.b.view.getUint8(this.o + OFF.rule)] ?? 'none' } : {}),
+      written: this.written,
+      inMemoryFile: this.inMemoryFile,
+      ...(this.writableAlias ? { alias: this.alias } : {}),
+      ...(this.isWrite ? { write: this.write } : {}),
+      ...(this.isSummary ? { summary: this.summary } : {}),
       code: this.code,
       codeSkipped: this.flag(FLAG.CODE_SKIPPED),
       region: (REGION_NAMES[this.b.view.getUint8(this.o + OFF.region)] ?? 'anonymous') as RegionKind,

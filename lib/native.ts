@@ -36,6 +36,17 @@ export interface NativeStats {
   /** Records that went without their code: the per-CPU capture budget (2 MiB per 100 ms) was
    * spent, as in a W→X storm with dedup off. */
   codeSkipped: number;
+  /** Candidates not written because every work slot of their CPU was held by preempted runs
+   * (preemptible kernels): lost, and counted apart from a full ring. */
+  lostBusy: number;
+  /** Candidates counted into a summary record instead of their own: past the records one call
+   * writes one by one, or past a process's fair share of a filling ring. */
+  throttled: number;
+  /** Ranges with more VMAs than one walk takes: the rest neither judged nor reported. */
+  unwalked: number;
+  /** Program runs the kernel skipped (bpf_prog_info.recursion_misses, summed): a trampoline
+   * program starting on a CPU where a preempted run of it is in progress is not run. */
+  missedRuns: number;
   drained: number;
   prefiltered: number;
   /** Records that failed the drainer's validation (size against the ring, string lengths
@@ -50,6 +61,7 @@ export type BatchCallback = (batch: ArrayBuffer | null, records: number) => void
 /** A mode that could not be used, and why. */
 export interface ModeFallback {
   mode: string;
+  /** "probe" (passed over before loading: the kernel lacks what it needs), "load", "attach" … */
   phase: string;
   errno: number;
   reason: string;
@@ -66,6 +78,8 @@ export interface StartInfo {
   ringMapId: number;
   /** Kernel ids of the loaded programs; none of them exists after close(). */
   programIds: number[];
+  /** Their names (bpf/: named after their hooks). */
+  programNames: string[];
 }
 
 export interface NativeSensor {
@@ -92,6 +106,11 @@ interface Addon {
   NativeSensor: new (options: NativeSensorOptions) => NativeSensor;
   layout: NativeLayout;
   bootToEpochNs(): bigint;
+  /** The answers of the kernel's BTF to queries (kernel-features.ts BTF_QUERIES), in order;
+   * throws if it cannot be read. */
+  kernelBtf(queries: string[]): boolean[];
+  /** 1: the kernel creates such maps; 0: it does not; < 0: -errno, it could not tell. */
+  probeMapType(type: 'ringbuf' | 'task_storage'): number;
 }
 
 // dist/lib/native.js → the package root, where node-gyp-build looks in build/Release (a source

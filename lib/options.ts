@@ -16,9 +16,11 @@ export type SensorMode = 'auto' | 'tracepoint' | 'lsm-hook';
 export interface SensorOptions {
   /** Default 'auto'. */
   mode?: SensorMode;
-  /** Ring buffer size in bytes: a power of two, at least 64 KiB. Default 1 MiB: a ring that
-   * stays in cache costs the watched process less per record than a large one (measured: 0.55
-   * µs against 1.2 µs per record at 8 MiB); batches queued for JavaScript add 4 MiB of slack. */
+  /** Ring buffer size in bytes: a power of two that holds two of the largest records the
+   * sensor may write (minRingBufferBytes(captureBytes): 256 KiB with the default capture, 64 KiB
+   * without code). Default 1 MiB: a ring that stays in cache costs the watched process less per
+   * record than a large one (measured: 0.55 µs against 1.2 µs per record at 8 MiB); batches
+   * queued for JavaScript add 4 MiB of slack. */
   ringBufferBytes?: number;
   /** Also emit raw mem_prot_alert events on 'alert': true for every kind, or a list of kinds. */
   alerts?: boolean | AlertKind[];
@@ -62,6 +64,8 @@ export interface ResolvedOptions {
   signatures: ReadonlyArray<Signature>;
   enforce: boolean;
   captureBytes: number;
+  /** What the options allow that a user should know (an allowlist a process can join). */
+  warnings: string[];
 }
 
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
@@ -111,10 +115,42 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   if (enforce === true && !filterConfig.scopeMask) {
     throw new TypeError("wxwatch: enforce needs a scope (the processes to refuse W→X to); enforce: 'all' refuses it to every process");
   }
+  if (enforce !== false && options.scope?.comms?.length) {
+    // A process names itself (prctl PR_SET_NAME, /proc/self/comm): a loader renames itself out
+    // of such a scope before its W→X.
+    throw new TypeError(
+      'wxwatch: enforce cannot scope by comm: a process can rename itself (prctl PR_SET_NAME) and leave the scope; scope by exe, cgroup, uid or pid',
+    );
+  }
   const captureBytes = integer('captureBytes', options.captureBytes ?? CODE_MAX, 0, CODE_MAX);
   if (captureBytes % CODE_PAGE) throw new RangeError(`wxwatch: captureBytes must be a multiple of ${CODE_PAGE}, got ${captureBytes}`);
+  const minRing = minRingBufferBytes(captureBytes);
+  if (ringBufferBytes < minRing) {
+    throw new RangeError(
+      `wxwatch: ringBufferBytes ${ringBufferBytes} cannot hold two of the largest records (${largestRecordBytes(captureBytes)} bytes with captureBytes ${captureBytes}); use at least ${minRing}, or lower captureBytes`,
+    );
+  }
   if (enforce && mode === 'tracepoint') throw new TypeError('wxwatch: enforce needs mode lsm-hook (or auto): BPF LSM refuses the change');
-  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig, signatures, enforce: enforce !== false, captureBytes };
+  const warnings = options.allow?.comms?.length
+    ? [
+        `allow comm=${options.allow.comms.join(',')}: any process can rename itself (prctl PR_SET_NAME) to an allowed name and go unseen; prefer exe, cgroup or uid`,
+      ]
+    : [];
+  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig, signatures, enforce: enforce !== false, captureBytes, warnings };
+}
+
+/** The largest record the kernel may write with this much code: its fixed part, every string
+ * at its longest, the code. */
+export function largestRecordBytes(captureBytes: number): number {
+  return MAX_SIZE - CODE_MAX + captureBytes;
+}
+
+/** The smallest ring accepted: a power of two (64 KiB at least) holding two of the largest
+ * records, so that no record is too big for it. */
+export function minRingBufferBytes(captureBytes: number): number {
+  let ring = 64 << 10;
+  while (ring < 2 * (largestRecordBytes(captureBytes) + 8)) ring *= 2;
+  return ring;
 }
 
 function resolveSignatures(ids: unknown): ReadonlyArray<Signature> {

@@ -4,9 +4,13 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "wxwatch_bpf.skel.h"
@@ -63,20 +67,52 @@ void BpfProgram::Destroy::operator()(wxwatch_bpf* skel) const { wxwatch_bpf__des
 
 namespace {
 
-// Whether this kernel's mmap_lock tracepoints still carry the memcg path argument (before
-// 6.10): their BTF prototype (void *, mm, memcg_path, write, success) has five parameters.
-bool lock_tracepoint_has_memcg() {
+// The running kernel's BTF, for the choices made before load.
+struct KernelBtf {
   btf* vmlinux = btf__load_vmlinux_btf();
-  if (!vmlinux) return false;
-  bool memcg = false;
-  int id = btf__find_by_name_kind(vmlinux, "btf_trace_mmap_lock_acquire_returned", BTF_KIND_TYPEDEF);
-  if (id > 0) {
+  ~KernelBtf() { btf__free(vmlinux); }
+  bool has_function(const char* name) const {
+    return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+  }
+  // A function a trampoline can take: at most six arguments before 6.3 (where more are taken,
+  // BTF shows nothing of it, so seven and more count as too many unless the kernel is newer).
+  int arg_count(const char* name) const {
+    if (!vmlinux) return -1;
+    int id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC);
+    if (id <= 0) return -1;
+    const btf_type* proto = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
+    return proto && btf_is_func_proto(proto) ? btf_vlen(proto) : -1;
+  }
+  // Whether this kernel's mmap_lock tracepoints still carry the memcg path argument (before
+  // 6.10): their BTF prototype (void *, mm, memcg_path, write, success) has five parameters.
+  bool lock_tracepoint_has_memcg() const {
+    if (!vmlinux) return false;
+    int id = btf__find_by_name_kind(vmlinux, "btf_trace_mmap_lock_acquire_returned", BTF_KIND_TYPEDEF);
+    if (id <= 0) return false;
     const btf_type* t = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, id));
     if (t && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);
-    if (t && btf_is_func_proto(t)) memcg = btf_vlen(t) == 5;
+    return t && btf_is_func_proto(t) && btf_vlen(t) == 5;
   }
-  btf__free(vmlinux);
-  return memcg;
+};
+
+// The verifier stops on a pending signal (EAGAIN), and a service with a sampling profiler
+// (SIGPROF every millisecond) always has one: load on a thread that blocks every signal, and
+// try again a few times if one still gets through. libbpf's log is collected on that thread.
+template <typename F>
+int without_signals(std::string& log, F&& step) {
+  int err = 0;
+  std::thread([&] {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    LogScope scope;
+    for (int attempt = 0; attempt < 5; attempt++) {
+      err = step();
+      if (err != -EAGAIN && err != -EINTR) break;
+    }
+    log += scope.log;
+  }).join();
+  return err;
 }
 
 }  // namespace
@@ -87,33 +123,61 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   if (!skel_) throw BpfError("open", errno, scope.log);
 
   // Only the chosen mode's programs are loaded.
+  const KernelBtf kernel;
   const bool tracepoint = config.mode == HookMode::Tracepoint;
-  const bool memcg = tracepoint && lock_tracepoint_has_memcg();
-  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_acquire_returned, tracepoint && !memcg);
-  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_released, tracepoint && !memcg);
-  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_acquire_returned_memcg, memcg);
-  bpf_program__set_autoload(skel_->progs.raw_tp__mmap_lock_released_memcg, memcg);
-  bpf_program__set_autoload(skel_->progs.raw_tp__ma_write, tracepoint);
-  bpf_program__set_autoload(skel_->progs.fentry__mprotect_fixup, !tracepoint);
-  bpf_program__set_autoload(skel_->progs.fexit__mprotect_fixup, !tracepoint);
-  bpf_program__set_autoload(skel_->progs.fexit__mmap_region, !tracepoint);
-  bpf_program__set_autoload(skel_->progs.fexit__security_file_mprotect, !tracepoint && config.emit_denied);
-  bpf_program__set_autoload(skel_->progs.lsm__file_mprotect, !tracepoint && config.enforce);
+  const bool trampoline = !tracepoint;
+  const bool memcg = tracepoint && kernel.lock_tracepoint_has_memcg();
+  auto& p = skel_->progs;
+  bpf_program__set_autoload(p.raw_tp__mmap_lock_acquire_returned, tracepoint && !memcg);
+  bpf_program__set_autoload(p.raw_tp__mmap_lock_released, tracepoint && !memcg);
+  bpf_program__set_autoload(p.raw_tp__mmap_lock_acquire_returned_memcg, memcg);
+  bpf_program__set_autoload(p.raw_tp__mmap_lock_released_memcg, memcg);
+  bpf_program__set_autoload(p.raw_tp__ma_write, tracepoint);
+  bpf_program__set_autoload(p.fentry__do_mprotect_pkey, trampoline);
+  bpf_program__set_autoload(p.fexit__do_mprotect_pkey, trampoline);
+  for (bpf_program* copy : {p.fentry__mprotect_fixup_0, p.fentry__mprotect_fixup_1, p.fentry__mprotect_fixup_2,
+                             p.fexit__mprotect_fixup_0, p.fexit__mprotect_fixup_1, p.fexit__mprotect_fixup_2})
+    bpf_program__set_autoload(copy, trampoline);
+  bpf_program__set_autoload(p.fexit__mmap_region, trampoline);
+  bpf_program__set_autoload(p.fexit__security_file_mprotect, trampoline && config.emit_denied);
+  // Forced and remote writes: the gup entry points, or (six arguments at most before 6.3) the
+  // page walk they call.
+  const bool remote_gup = kernel.arg_count("get_user_pages_remote") > 0 && kernel.arg_count("get_user_pages_remote") <= 6 &&
+                          kernel.arg_count("pin_user_pages_remote") <= 6;
+  bpf_program__set_autoload(p.fentry__get_user_pages_remote, trampoline && remote_gup);
+  bpf_program__set_autoload(p.fentry__pin_user_pages_remote, trampoline && remote_gup);
+  bpf_program__set_autoload(p.fentry__follow_page_mask, trampoline && !remote_gup && kernel.has_function("follow_page_mask"));
+  bpf_program__set_autoload(p.fentry__security_file_permission, trampoline);
+  // userfaultfd's fill functions were renamed in 6.4
+  const bool mfill = kernel.has_function("mfill_atomic_copy");
+  bpf_program__set_autoload(p.fentry__mfill_atomic_copy, trampoline && mfill);
+  bpf_program__set_autoload(p.fentry__mfill_atomic_continue, trampoline && mfill);
+  bpf_program__set_autoload(p.fentry__mcopy_atomic, trampoline && !mfill && kernel.has_function("mcopy_atomic"));
+  bpf_program__set_autoload(p.fentry__mcopy_continue, trampoline && !mfill && kernel.has_function("mcopy_continue"));
+  const bool enforce = trampoline && config.enforce;
+  bpf_program__set_autoload(p.lsm__file_mprotect, enforce);
+  bpf_program__set_autoload(p.lsm__mmap_file, enforce);
+  bpf_program__set_autoload(p.lsm__shm_shmat, enforce);
+  bpf_program__set_autoload(p.lsm__file_permission, enforce);
+  bpf_program__set_autoload(p.lsm__ptrace_access_check, enforce);
+  bpf_program__set_autoload(p.lsm__inode_init_security_anon, enforce);
   skel_->rodata->enforce = config.enforce ? 1 : 0;
   skel_->rodata->dedup = config.dedup ? 1 : 0;
   skel_->rodata->self_tgid = config.self_tgid;
   skel_->rodata->emit_denied = config.emit_denied ? 1 : 0;
   // Wake the reader early once a quarter of the ring is queued; below that it drains on a timer.
   skel_->rodata->wakeup_bytes = config.ring_bytes / 4;
+  skel_->rodata->ring_bytes = config.ring_bytes;
   skel_->rodata->capture_bytes = config.capture_bytes;
   if (int err = bpf_map__set_max_entries(skel_->maps.wx_events, config.ring_bytes))
     throw BpfError("configure", err, scope.log);
-  // One work-space slot per CPU (the programs index it with their CPU number).
+  // Work slots per CPU (the programs index them with their CPU number).
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) throw BpfError("configure", cpus ? cpus : EINVAL, "cannot count the CPUs");
-  if (int err = bpf_map__set_max_entries(skel_->maps.wx_scratch, static_cast<uint32_t>(cpus)))
+  if (int err = bpf_map__set_max_entries(skel_->maps.wx_scratch, static_cast<uint32_t>(cpus) * WX_SLOTS_PER_CPU))
     throw BpfError("configure", err, scope.log);
-  if (int err = wxwatch_bpf__load(skel_.get())) throw BpfError("load", err, scope.log);
+  if (int err = without_signals(scope.log, [&] { return wxwatch_bpf__load(skel_.get()); }))
+    throw BpfError("load", err, scope.log);
   set_filters(config.filters, config.filter_config);
   if (int err = wxwatch_bpf__attach(skel_.get())) throw BpfError("attach", err, scope.log);
 }
@@ -122,6 +186,34 @@ uint32_t BpfProgram::ring_map_id() const {
   bpf_map_info info{};
   uint32_t len = sizeof info;
   return bpf_obj_get_info_by_fd(ring_fd(), &info, &len) ? 0 : info.id;
+}
+
+void BpfProgram::flush_summaries(bool force) {
+  wx_flush_args args{.force = force ? 1u : 0u};
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
+  // Fails only if the program could not run; its records are then counted where they wait.
+  bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.flush_summaries), &opts);
+}
+
+std::vector<std::string> BpfProgram::program_names() const {
+  std::vector<std::string> names;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (bpf_program__fd(prog) >= 0) names.emplace_back(bpf_program__name(prog));
+  }
+  return names;
+}
+
+uint64_t BpfProgram::recursion_misses() const {
+  uint64_t misses = 0;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    int fd = bpf_program__fd(prog);
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) misses += info.recursion_misses;
+  }
+  return misses;
 }
 
 std::vector<uint32_t> BpfProgram::program_ids() const {

@@ -67,6 +67,8 @@ class BpfProgram {
   // caller can check they are gone after close).
   uint32_t ring_map_id() const;
   std::vector<uint32_t> program_ids() const;
+  // The loaded programs' names (bpf/*.bpf.h: named after their hooks).
+  std::vector<std::string> program_names() const;
   // Replaces every list and the config at once: all or nothing for the programs.
   void set_filters(const std::vector<FilterSet>& sets, const FilterConfig& config);
   // The self-check child: watched whatever the filters say (0: none).
@@ -75,6 +77,12 @@ class BpfProgram {
   void detach();
   // The per-CPU counters, summed over CPUs.
   Counters counters() const;
+  // Writes the summary records of processes whose throttled records wait for one (they went
+  // quiet while the ring was filling); force: all of them now (at stop).
+  void flush_summaries(bool force);
+  // Runs the kernel skipped, summed over every program: a trampoline program that starts on a
+  // CPU where a preempted run of it is in progress is not run (bpf_prog_info.recursion_misses).
+  uint64_t recursion_misses() const;
 
  private:
   struct Destroy {

@@ -16,8 +16,8 @@
 
 namespace wxwatch {
 
-RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink)
-    : config_(config), sink_(std::move(sink)) {
+RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick tick)
+    : config_(config), sink_(std::move(sink)), tick_(std::move(tick)) {
   ring_ = ring_buffer__new(ring_fd, on_record, this, nullptr);
   if (!ring_) throw std::system_error(errno, std::generic_category(), "wxwatch: ring_buffer__new");
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -113,6 +113,7 @@ void RingDrainer::run() {
   using Clock = std::chrono::steady_clock;
   const auto max_age = std::chrono::milliseconds(config_.interval_ms);
   Clock::time_point batch_began{};
+  Clock::time_point ticked = Clock::now();
   epoll_event events[2];
   for (bool stopping = false; !stopping;) {
     // The kernel submits without waking us unless the ring is filling, so a timeout here is the
@@ -120,6 +121,10 @@ void RingDrainer::run() {
     int n = epoll_wait(epoll_fd_, events, 2, config_.interval_ms);
     for (int i = 0; i < n; i++)
       if (events[i].data.u32 == 1) stopping = true;
+    if (tick_ && (stopping || Clock::now() - ticked >= std::chrono::milliseconds(100))) {
+      tick_(stopping);
+      ticked = Clock::now();
+    }
     const bool was_empty = current_->records == 0;
     const int consumed = ring_buffer__consume(ring_);
     if (was_empty) batch_began = Clock::now();

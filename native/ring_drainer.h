@@ -36,8 +36,10 @@ struct DrainStats {
 class RingDrainer {
  public:
   using Sink = std::function<void(Batch*)>;
+  // Called on the drainer thread every 100 ms, and once more (final) before the last pass.
+  using Tick = std::function<void(bool final)>;
 
-  RingDrainer(int ring_fd, const DrainConfig& config, Sink sink);
+  RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick tick = nullptr);
   ~RingDrainer();
   RingDrainer(const RingDrainer&) = delete;
   RingDrainer& operator=(const RingDrainer&) = delete;
@@ -57,6 +59,7 @@ class RingDrainer {
 
   const DrainConfig config_;
   const Sink sink_;
+  const Tick tick_;
   ring_buffer* ring_ = nullptr;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;

@@ -145,8 +145,10 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   s->tsfn = BatchTsfn::New(env, on_batch, "wxwatch batches", kMaxQueuedBatches, 1, s, Finalize,
                            new std::shared_ptr<Session>(session));
   try {
-    s->drainer = std::make_unique<RingDrainer>(s->program->ring_fd(), drain_config_,
-                                               [s](Batch* batch) { s->deliver(batch); });
+    BpfProgram* program = s->program.get();
+    s->drainer = std::make_unique<RingDrainer>(
+        s->program->ring_fd(), drain_config_, [s](Batch* batch) { s->deliver(batch); },
+        [program](bool final) { program->flush_summaries(final); });
   } catch (const std::system_error& e) {
     s->program.reset();
     s->tsfn.Release();  // the finaliser finds no drainer and frees the rest
@@ -161,6 +163,9 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Array ids = Napi::Array::New(env);
   for (uint32_t id : s->program->program_ids()) ids.Set(ids.Length(), id);
   result.Set("programIds", ids);
+  Napi::Array names = Napi::Array::New(env);
+  for (const std::string& name : s->program->program_names()) names.Set(names.Length(), name);
+  result.Set("programNames", names);
   return result;
 }
 
@@ -304,7 +309,10 @@ void SensorWrap::Finalize(Napi::Env env, std::shared_ptr<Session>* owner, Sessio
     s->final_drain = s->drainer->stats();
     s->drainer.reset();
   }
-  if (s->program) s->final_counters = s->program->counters();
+  if (s->program) {
+    s->final_counters = s->program->counters();
+    s->final_misses = s->program->recursion_misses();
+  }
   s->program.reset();  // detaches every program and frees the skeleton
   s->ended = true;
   if (s->stopped) {
@@ -321,8 +329,10 @@ Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
   Session* s = session_.get();
   Counters c{};
   DrainStats d{};
+  uint64_t misses = 0;
   if (s) {
     c = s->program ? s->program->counters() : s->final_counters;
+    misses = s->program ? s->program->recursion_misses() : s->final_misses;
     d = s->drainer ? s->drainer->stats() : s->final_drain;
   }
   Napi::Object out = Napi::Object::New(env);
@@ -335,6 +345,10 @@ Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("noState", num(c[WX_CNT_NO_STATE]));
   out.Set("degraded", num(c[WX_CNT_DEGRADED]));
   out.Set("codeSkipped", num(c[WX_CNT_CODE_SKIPPED]));
+  out.Set("lostBusy", num(c[WX_CNT_LOST_BUSY]));
+  out.Set("throttled", num(c[WX_CNT_THROTTLED]));
+  out.Set("unwalked", num(c[WX_CNT_UNWALKED]));
+  out.Set("missedRuns", num(misses));
   out.Set("drained", num(d.records));
   out.Set("prefiltered", num(d.prefiltered));
   out.Set("malformed", num(d.malformed));

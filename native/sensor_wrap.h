@@ -55,6 +55,7 @@ struct SensorWrap::Session {
   napi_deferred stopped = nullptr;   // stop()'s promise, resolved by the finaliser
   bool ended = false;                // the finaliser has run
   Counters final_counters{};
+  uint64_t final_misses = 0;
   DrainStats final_drain{};
 
   void deliver(Batch* batch);  // drainer thread

@@ -6,7 +6,7 @@ src=$1 out=$2 name=$3
 base=$(basename "$src" .c)
 mkdir -p "$out"
 arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_"$arch" \
+clang -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_"$arch" \
   -I/usr/include/"$(uname -m)"-linux-gnu -Ibpf -c "$src" -o "$out/$base.o"
 # Drop DWARF (BTF stays): smaller embedded object, same CO-RE information.
 llvm-strip -g "$out/$base.o"

@@ -17,5 +17,5 @@ export const TRC104: Signature = {
     Properties: { ...SOFTWARE_PACKING },
   },
   alertKinds: [ALERT.MPROT_W_REM],
-  matches: (event) => event.alert === ALERT.MPROT_W_REM && !event.denied,
+  matches: (event) => !event.isWrite && event.alert === ALERT.MPROT_W_REM && !event.denied,
 };

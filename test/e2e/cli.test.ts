@@ -7,6 +7,8 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { get } from 'node:http';
 import { connect, Socket } from 'node:net';
+import { modeMissing } from '../../lib/kernel-features';
+import { systemProbe } from '../../lib/privileges';
 import { REPO, runCommand, runFixture, WXFIX } from '../helpers/fixtures';
 import { isRoot, requireRoot, TEST_MODE } from '../helpers/sensor';
 import { nestedCgroups } from '../helpers/cgroups';
@@ -160,7 +162,7 @@ describe('wxwatch CLI', function () {
       assert.match(run.stderr(), /SIGINT: stopped; seen \d+, emitted \d+, .*lost 0/);
     });
 
-    it('prints C and Python/ctypes loaders as TRC-104 lines and nothing for R→RX, RX→RW, RW→RW or an RWX mmap', async () => {
+    it('prints C and Python/ctypes loaders as TRC-104 lines, nothing for R→RX, RX→RW or RW→RW, and an RWX mmap as WXW-005 only', async () => {
       const run = await startCli(TEST_MODE ? ['--mode', TEST_MODE] : []);
       try {
         const c = await runFixture(['w2x']);
@@ -171,11 +173,17 @@ describe('wxwatch CLI', function () {
           assert.equal(String(detection.args[0].value.args[1].value), fx.addr);
         }
         const quiet = [];
-        for (const mode of ['r2x', 'x2w', 'w2w', 'mmap-wx']) quiet.push((await runFixture([mode])).pid);
+        for (const mode of ['r2x', 'x2w', 'w2w']) quiet.push((await runFixture([mode])).pid);
+        const rwx = (await runFixture(['mmap-wx'])).pid;
         await lineFor(run, (await runFixture(['w2x'])).pid); // everything before it has been printed
         for (const pid of quiet) {
           assert.equal(run.lines.filter((l) => l.includes(`"hostProcessId":${pid},`)).length, 0, `nothing for ${pid}`);
         }
+        const rwxLines = run.lines.filter((l) => l.includes(`"hostProcessId":${rwx},`)).map((l) => JSON.parse(l));
+        assert.deepEqual(
+          rwxLines.map((d) => d.metadata.Properties.signatureID),
+          ['WXW-005'],
+        );
       } finally {
         run.child.kill('SIGINT');
         await once(run.child, 'exit');
@@ -445,5 +453,18 @@ describe('wxwatch CLI', function () {
       assert.equal(res.status, 77, res.stderr);
       assert.match(res.stderr, /needs root, or the capabilities CAP_BPF and CAP_PERFMON.*missing: CAP_BPF, CAP_PERFMON/);
     });
+
+    for (const mode of ['lsm-hook', 'tracepoint']) {
+      it(`names what this kernel lacks for --mode ${mode}, before loading (exit 77)`, function () {
+        // From this kernel's own BTF; on one that has it all there is nothing to refuse.
+        const missing = modeMissing(mode, systemProbe().kernel ?? null);
+        if (!missing.length) this.skip();
+        const res = spawnSync(process.execPath, [CLI, '--mode', mode], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(res.status, 77, res.stderr);
+        assert.ok(res.stderr.includes(`cannot start in mode ${mode} on this kernel`), res.stderr);
+        for (const m of missing) assert.ok(res.stderr.includes(m), `names ${m}: ${res.stderr}`);
+        assert.doesNotMatch(res.stderr, /Invalid argument|load failed/, 'refused before any load');
+      });
+    }
   });
 });

@@ -111,7 +111,10 @@ describe('coverage (root, real kernel)', function () {
         fileDeleted: false,
       });
       assert.equal(mine[0].wxwatch.vmaStart, BigInt(fx.addr));
-      assert.equal(findings.filter((f) => f.Event.hostProcessId === fx.pid).length, 0, 'alert 1 is no TRC-104');
+      const mineFindings = findings.filter((f) => f.Event.hostProcessId === fx.pid);
+      assert.equal(mineFindings.filter((f) => f.SigMetadata.ID === 'TRC-104').length, 0, 'alert 1 is no TRC-104');
+      // writable and executable at once: wxwatch's WXW-005, once
+      assert.deepEqual(mineFindings.map((f) => f.SigMetadata.ID), ['WXW-005']);
     }));
 
   it('reports a file mmap W+X with the file', () =>
@@ -280,7 +283,7 @@ describe('coverage (root, real kernel)', function () {
             assert.equal(a.prot, to, `${label}: prot`);
             assert.equal(a.wxwatch.prevProt, from, `${label}: prev prot`);
           }
-          const hits = findings.filter((f) => f.Event.hostProcessId === fx.pid).length;
+          const hits = findings.filter((f) => f.Event.hostProcessId === fx.pid && f.SigMetadata.ID === 'TRC-104').length;
           if (hits !== (expected === 4 ? 1 : 0)) problems.push(`${label}: ${hits} TRC-104 findings`);
         }
         assert.deepEqual(problems, []);

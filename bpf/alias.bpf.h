@@ -1,0 +1,217 @@
+/* Executable aliases of writable memory, judged exactly: a view of a file that becomes
+ * executable while another shared view that may write covers the same file offsets, or the
+ * other way round (a shared writable view made while an executable view of the same offsets
+ * exists: the exec-first order). The kernel keeps every mapping of a file in its i_mmap tree;
+ * this walks it in order, one pointer move per step.
+ *
+ * The walk runs without the file's i_mmap lock. The kernel's own count of shared writable
+ * mappings (i_mmap_writable) tells whether it saw all of them: a walk that did not find as
+ * many, or ran out of steps, is reported flagged (WX_F_ALIAS_UNSURE) rather than trusted. */
+#ifndef WXWATCH_ALIAS_BPF_H
+#define WXWATCH_ALIAS_BPF_H
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "kernel.bpf.h"
+#include "record.bpf.h"
+
+#define PAGE_SHIFT 12
+
+enum alias_step { ALIAS_DOWN = 0, ALIAS_VISIT = 1, ALIAS_UP = 2, ALIAS_DONE = 3 };
+
+/* The walk's state, on the stack of the function that runs it (bpf_loop's context must be). Its
+ * fields start from the slot's zeroed request, not from constants: before 6.8 the verifier
+ * checks a bpf_loop callback once, with the state it starts with, and would prune every branch
+ * a constant start never takes (the walk would stop after its first step). */
+struct alias_walk {
+	struct rb_node *node;
+	struct vm_area_struct *self; /* the view being judged: not its own alias */
+	__u64 pgoff_first;           /* the file pages looked at, inclusive */
+	__u64 pgoff_last;
+	__u32 want_exec;             /* look for executable views (else: those that may write) */
+	__u32 mode;
+	__u32 found;                 /* overlapping views of the kind looked for */
+	__u32 shared;                /* every other VM_SHARED view, and those that may write: */
+	__u32 shared_maywrite;       /* the kernel counts one or the other (6.7 changed it) */
+	__u32 _pad;
+	__u64 first_start;           /* the first overlapping view found */
+	__u64 first_end;
+	__u64 first_mm;
+};
+
+static __always_inline struct vm_area_struct *vma_of_node(struct rb_node *node)
+{
+	return (void *)node - bpf_core_field_offset(struct vm_area_struct, shared.rb);
+}
+
+static __always_inline void alias_visit(struct alias_walk *w, struct rb_node *node)
+{
+	struct vm_area_struct *vma = vma_of_node(node);
+	if (vma == w->self)
+		return;
+	__u64 flags = BPF_CORE_READ(vma, vm_flags);
+	int maywrite = (flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
+	if (flags & VM_SHARED)
+		w->shared++;
+	if (maywrite)
+		w->shared_maywrite++;
+	if (w->want_exec ? !(flags & VM_EXEC) : !maywrite)
+		return;
+	__u64 start = BPF_CORE_READ(vma, vm_start), end = BPF_CORE_READ(vma, vm_end);
+	__u64 first = BPF_CORE_READ(vma, vm_pgoff);
+	__u64 last = first + ((end - start) >> PAGE_SHIFT) - 1;
+	if (last < w->pgoff_first || first > w->pgoff_last)
+		return;
+	if (w->found++ == 0) {
+		w->first_start = start;
+		w->first_end = end;
+		w->first_mm = (__u64)BPF_CORE_READ(vma, vm_mm);
+	}
+}
+
+static __always_inline struct rb_node *rb_parent_of(struct rb_node *node)
+{
+	return (void *)(BPF_CORE_READ(node, __rb_parent_color) & ~3UL);
+}
+
+/* One move of an in-order walk: down to the leftmost node, visit, right, or up. */
+static long alias_step(__u32 i, void *data)
+{
+	struct alias_walk *w = data;
+	struct rb_node *node = w->node;
+	if (!node) {
+		w->mode = ALIAS_DONE;
+		return 1;
+	}
+	if (w->mode == ALIAS_DOWN) {
+		struct rb_node *left = BPF_CORE_READ(node, rb_left);
+		if (left)
+			w->node = left;
+		else
+			w->mode = ALIAS_VISIT;
+		return 0;
+	}
+	if (w->mode == ALIAS_VISIT) {
+		alias_visit(w, node);
+		struct rb_node *right = BPF_CORE_READ(node, rb_right);
+		if (right) {
+			w->node = right;
+			w->mode = ALIAS_DOWN;
+		} else {
+			w->mode = ALIAS_UP;
+		}
+		return 0;
+	}
+	struct rb_node *parent = rb_parent_of(node);
+	if (!parent) {
+		w->mode = ALIAS_DONE;
+		return 1;
+	}
+	if (BPF_CORE_READ(parent, rb_left) == node)
+		w->mode = ALIAS_VISIT;
+	w->node = parent;
+	return 0;
+}
+
+/* Walks every view of the slot's view request (s->views): the file's mappings that overlap
+ * its pages, of the kind it asks for, and how many shared ones there are. A global function:
+ * the walk's state has a stack frame of its own, apart from its callers' (512 bytes in all). */
+__noinline int walk_views_of_slot(__u32 slot)
+{
+	struct wx_scratch *s = slot_at(slot);
+	if (!s)
+		return 0;
+	struct wx_views *v = &s->views;
+	struct file *file = (void *)v->file; /* a local: CORE_READ would relocate v->file too */
+	struct address_space *mapping = BPF_CORE_READ(file, f_mapping);
+	/* every field from the zeroed result: unknown to the verifier, see struct alias_walk */
+	struct alias_walk w = {
+		.node = BPF_CORE_READ(mapping, i_mmap.rb_root.rb_node),
+		.self = (void *)v->self,
+		.pgoff_first = v->pgoff_first,
+		.pgoff_last = v->pgoff_last,
+		.want_exec = v->want_exec,
+		.mode = v->found,
+		.found = v->found,
+		.shared = v->found,
+		.shared_maywrite = v->found,
+	};
+	bpf_loop(3 * WX_ALIAS_WALK, alias_step, &w, 0);
+	v->found = w.found;
+	v->shared = w.shared;
+	v->shared_maywrite = w.shared_maywrite;
+	v->complete = w.mode == ALIAS_DONE;
+	v->first_start = w.first_start;
+	v->first_end = w.first_end;
+	v->first_mm = w.first_mm;
+	return 0;
+}
+
+/* Asks for the views of file over its pages first..last: executable ones (want_exec) or ones
+ * that may write, self excluded. The answer is in s->views. */
+static __always_inline struct wx_views *walk_views(struct wx_scratch *s, __u32 slot, struct file *file,
+						   struct vm_area_struct *self, __u64 first, __u64 last, int want_exec)
+{
+	struct wx_views *v = &s->views;
+	__builtin_memset(v, 0, sizeof(*v));
+	v->file = (__u64)file;
+	v->self = (__u64)self;
+	v->pgoff_first = first;
+	v->pgoff_last = last;
+	v->want_exec = want_exec;
+	walk_views_of_slot(slot);
+	return v;
+}
+
+/* Whether a file has a view that is executable now, at any offset (not all seen: yes). */
+static __always_inline int file_has_exec_view(struct wx_scratch *s, __u32 slot, struct file *file)
+{
+	if (!file || !BPF_CORE_READ(file, f_mapping, i_mmap.rb_root.rb_node))
+		return 0;
+	struct wx_views *v = walk_views(s, slot, file, 0, 0, ~0ULL, 1);
+	return v->found || !v->complete;
+}
+
+/* Judges one view of a file for aliases, into the slot's change: the part range_start..range_end
+ * of vma (which starts at vma_start; flags: its vm_flags now), which becomes executable (exec)
+ * or was just made. An executable view is checked against the other views that may write; a
+ * new shared view that may write, against the executable ones. Costs nothing for a file with no
+ * other shared writable view and a view that cannot write: every executable and library on
+ * disk. */
+static __always_inline void judge_alias(struct wx_scratch *s, __u32 slot, struct vm_area_struct *vma, struct file *file,
+					__u64 vma_start, __u64 range_start, __u64 range_end, __u64 flags, int exec)
+{
+	if (!file)
+		return;
+	struct wx_change *c = &s->change;
+	int self_shared = (flags & VM_SHARED) != 0;
+	int self_maywrite = (flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
+	/* the kernel's count includes this view; < 0 once write-sealed: no writable view at all */
+	__s32 writable = BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter);
+	int look_writable = exec && writable > self_maywrite;
+	int look_exec = !exec && self_maywrite && !(flags & VM_EXEC);
+	if (!look_writable && !look_exec)
+		return;
+	__u64 first = BPF_CORE_READ(vma, vm_pgoff) + ((range_start - vma_start) >> PAGE_SHIFT);
+	struct wx_views *v = walk_views(s, slot, file, vma, first, first + ((range_end - range_start) >> PAGE_SHIFT) - 1,
+					 look_exec);
+	int complete = v->complete;
+	/* Every writable view the kernel counts was seen (it counts shared views that may write
+	 * since 6.7, every shared view before): then none was missed. */
+	if (look_writable && v->shared_maywrite != writable - self_maywrite && v->shared != writable - self_shared)
+		complete = 0;
+	if (v->found) {
+		c->flags |= WX_F_WRITABLE_ALIAS | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->writable_maps = v->found;
+		c->alias_start = v->first_start;
+		c->alias_end = v->first_end;
+		struct task_struct *owner = mm_owner((void *)v->first_mm);
+		c->alias_pid = owner ? BPF_CORE_READ(owner, tgid) : 0;
+	} else if (!complete) {
+		/* views not all seen: reported, flagged, never trusted to be none */
+		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->writable_maps = look_writable ? writable - self_maywrite : 0;
+	}
+}
+
+#endif /* WXWATCH_ALIAS_BPF_H */
