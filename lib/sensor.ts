@@ -14,6 +14,7 @@ import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
 import { FLAG } from './record-layout';
 import { TRC104 } from './signatures/trc104';
+import { isSelfCheckOfASensor } from './self-check';
 import { Coverage, coverageOf, NOT_REFUSED } from './coverage';
 
 /**
@@ -38,6 +39,8 @@ export interface SensorStats extends NativeStats {
   listenerErrors: number;
   /** Batches whose delivery failed past the listeners (e.g. a decoding error): skipped. */
   deliveryErrors: number;
+  /** W→X of another wxwatch sensor's self-check page (lib/self-check.ts): not findings. */
+  selfChecksOfOthers: number;
 }
 
 /** What start() says: the mode in use and why others were passed over, what this mode cannot see
@@ -143,7 +146,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private native: NativeSensor | null = null;
   private state: State = 'idle';
   private closed: Promise<SensorStats> | null = null;
-  private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0 };
+  private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0, selfChecksOfOthers: 0 };
   private findingsBySignature: Record<string, number> = {};
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
@@ -412,6 +415,10 @@ export class Sensor extends EventEmitter<SensorEvents> {
       const probe = this.probes.size ? this.probes.get(event.hostProcessId) : undefined;
       if (probe) {
         if (TRC104.matches(event)) probe();
+        continue;
+      }
+      if (isSelfCheckOfASensor(event)) {
+        this.counts.selfChecksOfOthers++;
         continue;
       }
       if (event.denied) {

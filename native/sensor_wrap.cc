@@ -212,6 +212,10 @@ void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
 // probe(): forks a child that makes one page RW→RX and exits; returns its pid. The child waits
 // on a pipe until the kernel side knows its pid, and does only async-signal-safe system calls
 // (this process has threads).
+// The self-check page's marker, as PROBE_MARKER in lib/self-check.ts (keep them in step).
+constexpr char kProbeMarker[] = "wxwatch self-check page: not code";
+constexpr size_t kProbeMarkerAt = 8;
+
 Napi::Value SensorWrap::Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Session* s = session_.get();
@@ -231,7 +235,9 @@ Napi::Value SensorWrap::Probe(const Napi::CallbackInfo& info) {
     if (read(go[0], &byte, 1) != 1) _exit(2);
     void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) _exit(3);
+    // A fixed page (ret, the marker, zeros): other wxwatch sensors recognise it by its SHA-256.
     static_cast<unsigned char*>(page)[0] = 0xc3;  // ret
+    std::memcpy(static_cast<unsigned char*>(page) + kProbeMarkerAt, kProbeMarker, sizeof kProbeMarker - 1);
     _exit(mprotect(page, 4096, PROT_READ | PROT_EXEC) ? 4 : 0);
   }
   close(go[0]);

@@ -20,6 +20,10 @@ export interface RecordFields {
   ret?: bigint;
   tsBootNs?: bigint;
   inode?: bigint;
+  /** Captured code: its bytes, and the window they were read from (default their length). */
+  code?: Uint8Array;
+  codeWindow?: number;
+  codeMissing?: number;
 }
 
 /** One record, padded to 8 bytes, laid out as struct wx_record. */
@@ -28,7 +32,9 @@ export function record(f: RecordFields): Uint8Array {
   const path = Buffer.from(f.path ?? '');
   const exe = Buffer.from(f.exe ?? '/usr/bin/true');
   const cgroup = Buffer.from(f.cgroup ?? 'system.slice/ssh.service');
-  const size = FIXED_SIZE + uts.length + path.length + exe.length + cgroup.length;
+  const code = f.code ?? new Uint8Array(0);
+  const strings = FIXED_SIZE + uts.length + path.length + exe.length + cgroup.length;
+  const size = strings + code.length;
   const bytes = new Uint8Array((size + 7) & ~7);
   const v = new DataView(bytes.buffer);
   v.setUint32(OFF.size, size, true);
@@ -54,6 +60,10 @@ export function record(f: RecordFields): Uint8Array {
   bytes.set(path, FIXED_SIZE + uts.length);
   bytes.set(exe, FIXED_SIZE + uts.length + path.length);
   bytes.set(cgroup, FIXED_SIZE + uts.length + path.length + exe.length);
+  bytes.set(code, strings);
+  v.setUint32(OFF.code_len, code.length, true);
+  v.setUint32(OFF.code_window, f.codeWindow ?? code.length, true);
+  v.setUint32(OFF.code_missing, f.codeMissing ?? 0, true);
   return bytes;
 }
 
