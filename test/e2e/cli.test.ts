@@ -1,6 +1,6 @@
 // The wxwatch command as a user runs it: a real process, real signals, stdout parsed as JSON.
 import assert from 'node:assert/strict';
-import { ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -224,9 +224,15 @@ describe('wxwatch CLI', function () {
     });
 
     describe('output faults', () => {
+      // A test that fails half-way must not leave a sensor running for the rest of the suite.
+      const started: ChildProcess[] = [];
+      afterEach(() => {
+        for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
       /** The CLI with its own stdout; resolves once it is watching. */
       async function cliWith(args: string[], stdout: 'pipe' | number) {
         const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', stdout, 'pipe'] });
+        started.push(child);
         let err = '';
         child.stderr!.on('data', (d) => (err += d));
         const deadline = Date.now() + 15000;
@@ -242,7 +248,8 @@ describe('wxwatch CLI', function () {
         const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-epipe-'));
         const err = path.join(dir, 'stderr');
         const code = path.join(dir, 'code');
-        const shell = spawn('bash', ['-c', `"$0" "$1" --no-dedup 2>"$2" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" >"$3"`, process.execPath, CLI, err, code]);
+        // exec'd by its own shell, so that killing the group on failure stops the sensor too
+        const shell = spawn('bash', ['-c', `"$0" "$1" --no-dedup 2>"$2" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" >"$3"`, process.execPath, CLI, err, code], { detached: true });
         try {
           const deadline = Date.now() + 30000;
           while (shell.exitCode === null && Date.now() < deadline) {
@@ -255,7 +262,7 @@ describe('wxwatch CLI', function () {
           assert.match(stderr, /stdout closed: stopped; seen \d+/);
           assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, 'no error, no stack');
         } finally {
-          shell.kill();
+          if (shell.exitCode === null) process.kill(-shell.pid!, 'SIGKILL');
           rmSync(dir, { recursive: true, force: true });
         }
       });
