@@ -20,8 +20,15 @@ export const MODES = ['tracepoint', 'lsm-hook', 'auto'];
  */
 export const KERNELS = {
   /* Debian 11: BPF LSM is built in but not in its default list. Below what the BPF side supports
-   * today: its cells fail with what it lacks (kernel-features.ts) until 5.10 support lands. */
-  '5.10': { suite: 'bullseye', meta: 'linux-image-amd64', lsmAdd: ['bpf'] },
+   * today (issue 18): its one cell proves the refusal, every mode named with what it lacks
+   * (kernel-features.ts), before anything loads, exit 77. */
+  '5.10': {
+    suite: 'bullseye',
+    meta: 'linux-image-amd64',
+    lsmAdd: ['bpf'],
+    modes: ['auto'],
+    tests: { titles: ['names what this kernel lacks'], byMode: { auto: [] } },
+  },
   '6.1': { meta: 'linux-image-amd64' },
   '6.12': { meta: 'linux-image-6.12-amd64' },
   /* The same 6.12, preemptible: programs can be preempted mid-run (per-CPU scratch, trampoline
