@@ -32,6 +32,7 @@ export const config = {
   latencyIntervalMs: 10,
   rssWarmupSeconds: quick ? 1 : 5,
   rssSeconds: envSeconds('BENCH_RSS_SECONDS', quick ? 5 : 60),
+  cliSeconds: envSeconds('BENCH_CLI_SECONDS', quick ? 2 : 5),
 } as const;
 
 /** Node's clock for every arrival: uv_hrtime reads CLOCK_MONOTONIC, as the C helpers do. */

@@ -3,7 +3,8 @@
 import { Bench } from 'tinybench';
 import { decodeBatch } from '../lib/mem-prot-alert';
 import { detectionJson } from '../lib/output/json';
-import { ALIGN, FIXED_SIZE, OFF } from '../lib/record-layout';
+import { ALIGN, CODE_PAGE, FIXED_SIZE, OFF } from '../lib/record-layout';
+import { Sensor } from '../lib/sensor';
 import type { Finding } from '../lib/signatures/signature';
 import { TRC104 } from '../lib/signatures/trc104';
 import { config, round } from './helpers';
@@ -23,6 +24,10 @@ export interface MicroTask {
 export interface MicroResult {
   recordsPerBatch: number;
   tasks: MicroTask[];
+  /** detectionJson per finding against JSON.stringify of the same detection as a plain object. */
+  json: { usPerFinding: number; stringifyUsPerFinding: number; ratio: number; bytesPerLine: number };
+  /** Findings per second a 'finding' listener gets from Sensor's own batch callback. */
+  findingListenerPerSec: number;
 }
 
 /** A batch as the addon hands it over: records back to back, each padded to ALIGN. Values are
@@ -31,7 +36,10 @@ export function syntheticBatch(records: number): ArrayBuffer {
   const enc = new TextEncoder();
   const uts = enc.encode(UTS);
   const exe = enc.encode(EXE);
-  const size = FIXED_SIZE + uts.length + exe.length;
+  // A page of code, as a W→X record carries: a few instructions, then zeros.
+  const code = new Uint8Array(CODE_PAGE);
+  code.set([0x55, 0x48, 0x89, 0xe5, 0xb8, 0x2a, 0x00, 0x00, 0x00, 0x5d, 0xc3]);
+  const size = FIXED_SIZE + uts.length + exe.length + code.length;
   const stride = (size + ALIGN - 1) & ~(ALIGN - 1);
   const buffer = new ArrayBuffer(stride * records);
   const view = new DataView(buffer);
@@ -64,6 +72,10 @@ export function syntheticBatch(records: number): ArrayBuffer {
     u64(OFF.parent_start_boot_ns, 10_000_000n);
     bytes.set(uts, o + FIXED_SIZE);
     bytes.set(exe, o + FIXED_SIZE + uts.length);
+    u32(OFF.code_len, code.length);
+    u64(OFF.code_addr, 0x7f12_3456_0000n + BigInt(i) * 4096n);
+    u32(OFF.code_window, code.length);
+    bytes.set(code, o + FIXED_SIZE + uts.length + exe.length);
   }
   return buffer;
 }
@@ -106,6 +118,16 @@ export async function runMicro(): Promise<MicroResult> {
   bench.add(`detectionJson (${RECORDS} findings)`, () => {
     for (const f of findings) sink += detectionJson(f).length;
   });
+  // The same detections as plain objects (64-bit values as numbers or strings), made once.
+  const plain = findings.map((f) => JSON.parse(JSON.stringify(f)) as unknown);
+  bench.add(`JSON.stringify, same objects (${RECORDS})`, () => {
+    for (const p of plain) sink += JSON.stringify(p).length;
+  });
+  // What the addon's callback runs for each batch, with one 'finding' listener.
+  const sensor = new Sensor();
+  sensor.on('finding', () => void sink++);
+  const onBatch = (sensor as unknown as { onBatch(b: ArrayBuffer, n: number): void }).onBatch.bind(sensor);
+  bench.add(`Sensor batch → 'finding' listener (${RECORDS})`, () => onBatch(buffer, RECORDS));
   await bench.run();
   console.table(bench.table());
   if (sink === 0) throw new Error('bench: micro tasks did no work');
@@ -124,5 +146,13 @@ export async function runMicro(): Promise<MicroResult> {
       samples: r.latency.samplesCount,
     };
   });
-  return { recordsPerBatch: RECORDS, tasks };
+  const perRecord = (prefix: string) => tasks.find((t) => t.name.startsWith(prefix))!;
+  const json = perRecord('detectionJson').nsPerRecord / 1000;
+  const stringify = perRecord('JSON.stringify').nsPerRecord / 1000;
+  return {
+    recordsPerBatch: RECORDS,
+    tasks,
+    json: { usPerFinding: round(json), stringifyUsPerFinding: round(stringify), ratio: round(json / stringify), bytesPerLine: detectionJson(findings[0]).length },
+    findingListenerPerSec: perRecord('Sensor batch').recordsPerSec,
+  };
 }
