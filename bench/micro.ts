@@ -1,10 +1,12 @@
 // Micro benchmarks of the JavaScript half of the pipeline, on a synthetic batch of real
 // wx_record bytes: decoding, building findings, serialising them as Tracee's JSON.
+import { createHash } from 'node:crypto';
 import { Bench } from 'tinybench';
 import { decodeBatch } from '../lib/mem-prot-alert';
 import { detectionJson } from '../lib/output/json';
 import { ALIGN, CODE_PAGE, FIXED_SIZE, OFF } from '../lib/record-layout';
 import { Sensor } from '../lib/sensor';
+import { DIGEST_BYTES } from '../lib/batch-view';
 import type { Finding } from '../lib/signatures/signature';
 import { TRC104 } from '../lib/signatures/trc104';
 import { config, round } from './helpers';
@@ -30,7 +32,8 @@ export interface MicroResult {
   findingListenerPerSec: number;
 }
 
-/** A batch as the addon hands it over: records back to back, each padded to ALIGN. Values are
+/** A batch as the addon hands it over: records back to back, each padded to ALIGN, then their
+ * digests. Values are
  * what a JIT's RW→RX mprotect produces, so every lazy getter has real data to read. */
 export function syntheticBatch(records: number): ArrayBuffer {
   const enc = new TextEncoder();
@@ -41,7 +44,8 @@ export function syntheticBatch(records: number): ArrayBuffer {
   code.set([0x55, 0x48, 0x89, 0xe5, 0xb8, 0x2a, 0x00, 0x00, 0x00, 0x5d, 0xc3]);
   const size = FIXED_SIZE + uts.length + exe.length + code.length;
   const stride = (size + ALIGN - 1) & ~(ALIGN - 1);
-  const buffer = new ArrayBuffer(stride * records);
+  // then a SHA-256 per record, as the addon's drain thread writes them
+  const buffer = new ArrayBuffer((stride + DIGEST_BYTES) * records);
   const view = new DataView(buffer);
   const bytes = new Uint8Array(buffer);
   for (let i = 0; i < records; i++) {
@@ -76,6 +80,7 @@ export function syntheticBatch(records: number): ArrayBuffer {
     u64(OFF.code_addr, 0x7f12_3456_0000n + BigInt(i) * 4096n);
     u32(OFF.code_window, code.length);
     bytes.set(code, o + FIXED_SIZE + uts.length + exe.length);
+    bytes.set(Buffer.from(createHash('sha256').update(code).digest('hex')), stride * records + DIGEST_BYTES * i);
   }
   return buffer;
 }

@@ -5,8 +5,9 @@ import { parseArgs } from 'node:util';
 import { AlertKind } from './event';
 import { readFilterFile } from './filter-file';
 import { LineOutput, stdoutTarget } from './output/line-output';
-import { detectionJson, toJson } from './output/json';
-import { detectionLine } from './output/text';
+import { detectionJson, eventJson } from './output/json';
+import { detectionLine, eventLine } from './output/text';
+import { addon } from './native';
 import { privilegeError, RequirementsError } from './privileges';
 import { parseSelector, ProcessSelector } from './filters';
 import { SensorMode } from './options';
@@ -26,8 +27,8 @@ Watches every process on this host for memory that was writable becoming executa
                             how mprotect is watched (default auto: the best that works here)
   --format json|text        json: Tracee's detection JSON (default); text: one line for people
   --parse-arguments         render arguments for people (alert text, PROT_ names, hex addresses)
-  --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
-  --denied                  also print W->X attempts the kernel refused, as JSON lines
+  --alerts                  also print raw mem_prot_alert events (all kinds), in --format
+  --denied                  also print W->X attempts the kernel refused, in --format
   --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 1048576)
   --no-dedup                one finding per transition (default: once per transition kind,
                             region and file per process image)
@@ -146,6 +147,8 @@ function numberFlag(name: string, value: string | undefined): number | undefined
 /** Where output lines go: stdout (bounded, EPIPE-aware), or --output's file. */
 interface Output {
   line(line: string): void;
+  /** A batch's lines are all in: write them. */
+  flush(): void;
   finish(ms: number): Promise<unknown>;
   readonly dropped: number;
 }
@@ -169,6 +172,7 @@ function fileOutput(file: string, metrics: SensorMetrics | undefined, say: (line
   });
   return {
     line: (line) => sink.write(line),
+    flush: () => sink.flush(),
     finish: async () => sink.close(),
     get dropped() {
       return sink.dropped;
@@ -231,7 +235,7 @@ async function main(): Promise<void> {
   const metrics = listen ? sensorMetrics(sensor) : undefined;
   const output: Output = args.output
     ? fileOutput(args.output, metrics, say)
-    : new LineOutput(stdoutTarget(), maxOutputBytes, {
+    : new LineOutput(stdoutTarget(addon), maxOutputBytes, {
         closed: () => stop('stdout closed'),
         report: (message) => say(`stdout: ${message}`),
       });
@@ -241,9 +245,12 @@ async function main(): Promise<void> {
     const dir = captures;
     sensor.on('finding', (f) => dir.store(f));
   }
-  sensor.on('finding', (f) => out(args.format === 'text' ? detectionLine(f) : detectionJson(f, json)));
-  sensor.on('alert', (e) => out(toJson(e)));
-  sensor.on('denied', (e) => out(toJson(e)));
+  // One line per finding and event, in --format; one write per batch.
+  const text = args.format === 'text';
+  sensor.on('finding', text ? (f) => out(detectionLine(f)) : (f) => out(detectionJson(f, json)));
+  sensor.on('alert', text ? (e) => out(eventLine(e)) : (e) => out(eventJson(e)));
+  sensor.on('denied', text ? (e) => out(eventLine(e)) : (e) => out(eventJson(e)));
+  sensor.on('delivered', () => output.flush());
   sensor.on('lost', ({ lost, total }) => say(`lost ${lost} records (ring buffer full; ${total} in all)`));
   sensor.on('degraded', ({ degraded, noState }) =>
     say(

@@ -1,6 +1,7 @@
 #include "batch_pool.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace wxwatch {
@@ -36,6 +37,24 @@ Batch* BatchPool::take() {
   return b;
 }
 
+Batch* BatchPool::compact(Batch* b) {
+  auto* c = new (std::nothrow) Batch;
+  uint8_t* data = c ? static_cast<uint8_t*>(std::malloc(b->bytes ? b->bytes : 1)) : nullptr;
+  if (!data) {
+    delete c;
+    return b;
+  }
+  std::memcpy(data, b->data, b->bytes);
+  c->data = data;
+  c->bytes = b->bytes;
+  c->records = b->records;
+  c->last = b->last;
+  c->compact = true;
+  c->pool = b->pool;
+  release(b);
+  return c;
+}
+
 void BatchPool::give(Batch* b) {
   b->bytes = 0;
   b->records = 0;
@@ -53,6 +72,11 @@ void BatchPool::give(Batch* b) {
 
 void release(Batch* batch) {
   if (!batch) return;
+  if (batch->compact) {
+    std::free(batch->data);
+    delete batch;
+    return;
+  }
   // Keep the pool alive across give(): the batch's own reference may be the last one.
   std::shared_ptr<BatchPool> pool = std::move(batch->pool);
   pool->give(batch);

@@ -19,6 +19,7 @@ struct Batch {
   size_t bytes = 0;
   uint32_t records = 0;
   bool last = false;
+  bool compact = false;  // data is exactly `bytes` long, its own allocation: freed, not pooled
   std::shared_ptr<BatchPool> pool;
 };
 
@@ -31,6 +32,9 @@ class BatchPool : public std::enable_shared_from_this<BatchPool> {
   ~BatchPool();
   // An empty batch: a recycled one if any, else a new one. Throws std::bad_alloc.
   Batch* take();
+  // A batch of its own size holding a copy of b's contents; b goes back to the pool. Returns b
+  // itself if memory is short.
+  Batch* compact(Batch* b);
   size_t capacity() const { return capacity_; }
 
  private:

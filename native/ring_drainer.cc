@@ -1,6 +1,8 @@
 #include "ring_drainer.h"
 
 #include <bpf/libbpf.h>
+// Node's own OpenSSL: an addon resolves these against the node binary's exports.
+#include <openssl/evp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -15,6 +17,23 @@
 #include "wxwatch.h"
 
 namespace wxwatch {
+namespace {
+
+// The digest as lowercase hex, ASCII: JavaScript takes it as a string without converting bytes.
+constexpr size_t kDigestBytes = 64;
+
+constexpr size_t kCopyBelowFraction = 2;
+
+// Every record takes at least the fixed part, so a batch holds at most this many.
+size_t max_records(size_t batch_bytes) { return batch_bytes / WX_RECORD_FIXED_SIZE + 1; }
+
+// The code follows the record's strings (bpf/wxwatch.h: uts, path, exe, cgroup, target exe).
+const uint8_t* code_of(const wx_record* rec) {
+  return reinterpret_cast<const uint8_t*>(rec) + sizeof(wx_record) + rec->uts_len + rec->path_len + rec->exe_len +
+         rec->cgroup_len + rec->target_exe_len;
+}
+
+}  // namespace
 
 RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick tick)
     : config_(config), sink_(std::move(sink)), tick_(std::move(tick)) {
@@ -33,9 +52,21 @@ RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick
     ring_buffer__free(ring_);
     throw std::system_error(err, std::generic_category(), "wxwatch: drainer epoll set-up");
   }
-  // Spare buffers: as many as can wait for JS, and a few the JS side still holds.
-  pool_ = BatchPool::create(config.batch_bytes, 8);
+  sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  md_ctx_ = EVP_MD_CTX_new();
+  if (!sha256_ || !md_ctx_) {
+    EVP_MD_free(sha256_);
+    EVP_MD_CTX_free(md_ctx_);
+    close(epoll_fd_);
+    close(stop_fd_);
+    ring_buffer__free(ring_);
+    throw std::system_error(ENOMEM, std::generic_category(), "wxwatch: OpenSSL SHA-256");
+  }
+  // Spare buffers: as many as can wait for JS, and a few the JS side still holds. Each has room
+  // for its records and, past them, a digest per record.
+  pool_ = BatchPool::create(config.batch_bytes + max_records(config.batch_bytes) * kDigestBytes, 8);
   current_ = pool_->take();
+  digests_ = current_->data + config_.batch_bytes;
   thread_ = std::thread(&RingDrainer::run, this);
 }
 
@@ -43,6 +74,8 @@ RingDrainer::~RingDrainer() {
   request_stop();
   join();
   release(current_);
+  EVP_MD_CTX_free(md_ctx_);
+  EVP_MD_free(sha256_);
   ring_buffer__free(ring_);
   close(epoll_fd_);
   close(stop_fd_);
@@ -67,8 +100,16 @@ void RingDrainer::hand_over(bool last) {
   if (current_->records == 0 && !last) return;
   Batch* full = current_;
   full->last = last;
+  // The digests move up behind the records: one buffer, no gap, for JS to read.
+  const size_t table = size_t(full->records) * kDigestBytes;
+  std::memmove(full->data + full->bytes, digests_, table);
+  full->bytes += table;
   current_ = last ? nullptr : pool_->take();
+  digests_ = current_ ? current_->data + config_.batch_bytes : nullptr;
   batches_.fetch_add(1, std::memory_order_relaxed);
+  // A batch less than half full travels in a buffer of its own size (copied here, off the JS
+  // thread), so that a finding kept by the application pins its records, not a whole buffer.
+  if (full->bytes * kCopyBelowFraction < pool_->capacity()) full = pool_->compact(full);
   sink_(full);
 }
 
@@ -78,10 +119,9 @@ bool RingDrainer::well_formed(const void* data, size_t size) {
   const auto* rec = static_cast<const wx_record*>(data);
   if (rec->size < sizeof(wx_record) || rec->size > size || rec->alert > 31) return false;
   if (rec->uts_len > WX_UTS_LEN || rec->path_len > WX_PATH_MAX || rec->exe_len > WX_PATH_MAX ||
-      rec->cgroup_len > 2 * WX_CGROUP_NAME_MAX || rec->code_len > WX_CODE_MAX)
+      rec->cgroup_len > 2 * WX_CGROUP_NAME_MAX || rec->target_exe_len > WX_PATH_MAX || rec->code_len > WX_CODE_MAX)
     return false;
-  const size_t tail = size_t(rec->uts_len) + rec->path_len + rec->exe_len + rec->cgroup_len + rec->code_len;
-  return sizeof(wx_record) + tail <= rec->size;
+  return code_of(rec) + rec->code_len <= static_cast<const uint8_t*>(data) + rec->size;
 }
 
 int RingDrainer::on_record(void* ctx, void* data, size_t size) {
@@ -101,9 +141,26 @@ int RingDrainer::on_record(void* ctx, void* data, size_t size) {
   if (self->current_->bytes + padded > self->config_.batch_bytes) self->hand_over(false);
   std::memcpy(self->current_->data + self->current_->bytes, data, rec->size);
   std::memset(self->current_->data + self->current_->bytes + rec->size, 0, padded - rec->size);
+  self->digest(code_of(rec), rec->code_len, self->digests_ + size_t(self->current_->records) * kDigestBytes);
   self->current_->bytes += padded;
   self->current_->records++;
   return 0;
+}
+
+void RingDrainer::digest(const uint8_t* code, size_t len, uint8_t* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  // A failure leaves zeros, which read as "no hash": never a digest of something else.
+  if (!len || !EVP_DigestInit_ex2(md_ctx_, sha256_, nullptr) || !EVP_DigestUpdate(md_ctx_, code, len) ||
+      !EVP_DigestFinal_ex(md_ctx_, md, &n) || n * 2 != kDigestBytes) {
+    std::memset(out, 0, kDigestBytes);
+    return;
+  }
+  for (unsigned int i = 0; i < n; i++) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 0xf];
+  }
 }
 
 // Fewer records than this in a pass: the ring is not busy, latency matters more than batching.

@@ -19,10 +19,6 @@ namespace {
 // unbounded memory.
 constexpr size_t kMaxQueuedBatches = 16;
 
-// A batch less full than this is copied into a buffer of its own size and recycled at once, so
-// that a finding kept by the application pins its records, not a whole batch buffer.
-constexpr size_t kCopyBelowFraction = 2;
-
 uint32_t u32_option(const Napi::Object& opts, const char* key) {
   return opts.Get(key).As<Napi::Number>().Uint32Value();
 }
@@ -60,6 +56,9 @@ std::vector<FilterSet> parse_filters(const Napi::Array& list) {
 FilterConfig parse_filter_config(const Napi::Object& o) {
   return {o.Get("activeMask").As<Napi::Number>().Uint32Value(), o.Get("scopeMask").As<Napi::Number>().Uint32Value()};
 }
+
+// The memory an ArrayBuffer over the batch keeps from being reused.
+int64_t held_bytes(const Batch* b) { return static_cast<int64_t>(b->compact ? b->bytes : b->pool->capacity()); }
 
 // A buffer of the batch's own size holding a copy of its records; null if V8 refuses.
 napi_value copy_of(napi_env env, const Batch* batch) {
@@ -261,18 +260,17 @@ void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, Session*, Batch*
   napi_value buffer = nullptr;
   if (records == 0) {
     napi_get_null(e, &buffer);
-  } else if (batch->bytes * kCopyBelowFraction < batch->pool->capacity()) {
-    buffer = copy_of(e, batch);
   } else {
-    // Zero-copy: the ArrayBuffer owns the batch from here and gives it back to the pool when
-    // collected. Telling V8 about the memory makes it collect sooner, so buffers come back.
+    // Zero-copy: the ArrayBuffer owns the batch from here and gives it back to the pool (or frees
+    // a compact one) when collected. Telling V8 about the memory makes it collect sooner, so
+    // buffers come back.
     auto finalize = [](napi_env env, void*, void* hint) {
       auto* owned = static_cast<Batch*>(hint);
       int64_t ignored;
-      napi_adjust_external_memory(env, -static_cast<int64_t>(owned->pool->capacity()), &ignored);
+      napi_adjust_external_memory(env, -held_bytes(owned), &ignored);
       release(owned);
     };
-    const int64_t held = static_cast<int64_t>(batch->pool->capacity());
+    const int64_t held = held_bytes(batch);
     if (napi_create_external_arraybuffer(e, batch->data, batch->bytes, finalize, batch, &buffer) == napi_ok) {
       int64_t ignored;
       napi_adjust_external_memory(e, held, &ignored);

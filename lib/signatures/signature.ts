@@ -1,6 +1,7 @@
 // What every signature is: Tracee's metadata shape and a condition over mem_prot_alert events.
 import type { MemProtAlert } from '../mem-prot-alert';
 import type { FLAG } from '../record-layout';
+import type { Field } from '../shape';
 
 export interface SignatureMetadata {
   ID: string;
@@ -19,6 +20,9 @@ export interface Signature {
   alertKinds: ReadonlyArray<number>;
   recordFlags?: ReadonlyArray<keyof typeof FLAG>;
   matches(event: MemProtAlert): boolean;
+  /** This signature's own fields, after wxwatch's in its findings' `wxwatch` object (entries as
+   * in lib/event-fields.ts). */
+  fields?: readonly Field[];
 }
 
 /** Tracee's finding: the signature's metadata, the triggering event, no extra data. */
