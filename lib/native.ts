@@ -103,8 +103,6 @@ interface Addon {
   NativeSensor: new (options: NativeSensorOptions) => NativeSensor;
   layout: NativeLayout;
   bootToEpochNs(): bigint;
-  /** Bytes the pipe at fd can take now, or -1 if fd is not a pipe. */
-  pipeRoom(fd: number): number;
   /** Grows the pipe at fd to at least `bytes` where allowed; its capacity, or -1 (not a pipe). */
   growPipe(fd: number, bytes: number): number;
 }

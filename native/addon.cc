@@ -1,10 +1,9 @@
 // Module entry: the native sensor class, the record layout from the shared header (so that the
 // TypeScript decoder can check its offsets against it), the clock offset for timestamps, and
-// the pipe queries the CLI's output needs (Node has no ioctl or F_SETPIPE_SZ).
+// the pipe size the CLI's output asks for (Node has no F_SETPIPE_SZ).
 #include <napi.h>
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 
 #include <cstddef>
 #include <ctime>
@@ -90,17 +89,6 @@ Napi::Value boot_to_epoch_ns(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), offset);
 }
 
-// pipeRoom(fd): bytes the pipe at fd can take now (its capacity less what waits in it), or -1
-// when fd is not a pipe. The CLI writes whole lines that fit, so a stalled reader never leaves
-// a line half written.
-Napi::Value pipe_room(const Napi::CallbackInfo& info) {
-  const int fd = info[0].As<Napi::Number>().Int32Value();
-  const int capacity = fcntl(fd, F_GETPIPE_SZ);
-  int queued = 0;
-  if (capacity < 0 || ioctl(fd, FIONREAD, &queued) < 0) return Napi::Number::New(info.Env(), -1);
-  return Napi::Number::New(info.Env(), capacity > queued ? capacity - queued : 0);
-}
-
 // growPipe(fd, bytes): asks for a pipe of at least `bytes` (F_SETPIPE_SZ); returns the capacity
 // it has (unchanged where the kernel refuses a larger one), or -1 when fd is not a pipe.
 Napi::Value grow_pipe(const Napi::CallbackInfo& info) {
@@ -121,7 +109,6 @@ static Napi::Object InitWxwatch(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSensor", SensorWrap::Define(env));
   exports.Set("layout", record_layout(env));
   exports.Set("bootToEpochNs", Napi::Function::New(env, boot_to_epoch_ns, "bootToEpochNs"));
-  exports.Set("pipeRoom", Napi::Function::New(env, pipe_room, "pipeRoom"));
   exports.Set("growPipe", Napi::Function::New(env, grow_pipe, "growPipe"));
   return exports;
 }

@@ -3,9 +3,11 @@
 //
 // - files and devices: each batch is one synchronous write; the file keeps up or the write
 //   fails (ENOSPC, EIO): nothing waits in memory, so no bound applies.
-// - pipes and FIFOs: a description of our own, non-blocking; only whole lines that fit in the
-//   pipe's free room are written (pipeRoom), the rest waits in a queue of at most maxBytes, and
-//   the queue is retried while the reader is slow. A stop leaves no partial line.
+// - pipes and FIFOs: a description of our own, non-blocking, on a pipe grown to 1 MiB; what the
+//   pipe takes is written, the rest waits in a queue of at most maxBytes and is retried while
+//   the reader is slow. A line the pipe cut is finished before anything else; on stop, lines go
+//   one per write (a write of at most PIPE_BUF bytes is never cut), so the reader is left with
+//   whole lines only.
 // - anything else (a socket, a terminal): Node's stream, one batch in flight at a time.
 // Past the bound, or when a write fails, lines are dropped and counted; EPIPE means the reader
 // is gone.
@@ -18,18 +20,16 @@ export interface OutputHooks {
   report(message: string): void;
 }
 
-/** The pipe queries of the addon (lib/native.ts). */
+/** The pipe control of the addon (lib/native.ts). */
 export interface PipeQueries {
-  pipeRoom(fd: number): number;
   growPipe(fd: number, bytes: number): number;
 }
 
 export type Target =
   /** Writes complete before write() returns (files, devices); returns bytes written or throws. */
   | { kind: 'sync'; write(buf: Buffer, start: number, end: number): number; close?(): void }
-  /** A pipe of `capacity` bytes: room() can be written now without blocking; write() takes
-   * what it can (0: none). */
-  | { kind: 'pipe'; capacity: number; room(): number; write(buf: Buffer, start: number, end: number): number; close?(): void }
+  /** A non-blocking pipe: write() takes what fits (0: nothing now). */
+  | { kind: 'pipe'; write(buf: Buffer, start: number, end: number): number; close?(): void }
   /** A stream: done() once the chunk is the kernel's; queued() bytes not yet written. */
   | { kind: 'stream'; write(buf: Buffer, done: (err: NodeJS.ErrnoException | null | undefined) => void): void; queued(): number };
 
@@ -78,12 +78,9 @@ export function stdoutTarget(pipes: PipeQueries): Target {
     } catch {
       // no /proc: Node's stream below
     }
-    const capacity = fd >= 0 ? pipes.growPipe(fd, PIPE_BYTES) : -1;
-    if (capacity > 0) {
+    if (fd >= 0 && pipes.growPipe(fd, PIPE_BYTES) > 0) {
       return {
         kind: 'pipe',
-        capacity,
-        room: () => pipes.pipeRoom(fd),
         write: (buf, start, end) => nonBlockingWrite(fd, buf, start, end),
         close: () => closeSync(fd),
       };
@@ -98,12 +95,13 @@ export function stdoutTarget(pipes: PipeQueries): Target {
 
 const NEWLINE = 0x0a;
 const RECOVERED_AFTER_MS = 1000;
-// A pipe's free room is counted in bytes, its capacity in pages: a page may be part read.
-const PIPE_MARGIN = 8192;
 // While a pipe is full: how soon to look again, doubling to the longest wait.
 const RETRY_MIN_MS = 1;
 const RETRY_MAX_MS = 16;
 const SCRATCH_MAX = 8 << 20;
+// How often finish() looks whether everything is out.
+const STOP_POLL_MS = 5;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function newlines(buf: Buffer, start: number, end: number): number {
   let n = 0;
@@ -131,11 +129,12 @@ export class LineOutput {
   private retryMs = RETRY_MIN_MS;
   private scheduled = false;
   private isClosed = false;
+  private stopping = false; // finish() has begun: pipes get one line per write
+  private lastLineOnly = false; // finish()'s deadline has passed: only a cut line may go
   private finished = false;
   private torn = false; // a sync write failed mid-line: the next line starts on its own
   private burst = 0;
   private lastDropAt = 0;
-  private idle: Array<() => void> = [];
 
   constructor(
     private readonly target: Target,
@@ -193,17 +192,19 @@ export class LineOutput {
   }
 
   /** Writes what is pending and waits up to timeoutMs for it; what did not make it is dropped.
-   * Resolves with the number of lines dropped this way. */
+   * A line a pipe has only part of gets as long again to be finished. Resolves with the number
+   * of lines dropped this way. */
   async finish(timeoutMs: number): Promise<number> {
+    this.stopping = true;
     this.flush();
-    if (this.queue.length || this.inFlight) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        this.idle.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+    this.pump();
+    const deadline = Date.now() + timeoutMs;
+    while ((this.queue.length || this.inFlight) && Date.now() < deadline) await sleep(STOP_POLL_MS);
+    this.lastLineOnly = true;
+    const grace = Date.now() + timeoutMs;
+    while (this.lineCut() && Date.now() < grace) {
+      this.pump();
+      await sleep(STOP_POLL_MS);
     }
     clearTimeout(this.retry);
     this.finished = true;
@@ -240,7 +241,6 @@ export class LineOutput {
         this.pumpStream(this.target);
         break;
     }
-    if (!this.queue.length && !this.inFlight) for (const done of this.idle.splice(0)) done();
   }
 
   private pumpSync(target: Extract<Target, { kind: 'sync' }>): void {
@@ -267,21 +267,11 @@ export class LineOutput {
   private pumpPipe(target: Extract<Target, { kind: 'pipe' }>): void {
     while (this.queue.length) {
       const c = this.queue[0];
-      let end: number;
-      if (c.at > 0 && c.buf[c.at - 1] !== NEWLINE) {
-        // A line was cut (by a line too long for the pipe, or another writer): finish it first.
-        end = c.buf.indexOf(NEWLINE, c.at) + 1;
-      } else {
-        // Whole lines that fit in the pipe's room: a write that cannot be cut.
-        const room = target.room() - PIPE_MARGIN;
-        end = room > 0 ? c.buf.lastIndexOf(NEWLINE, c.at + room - 1) + 1 : 0;
-        if (end <= c.at) {
-          const next = c.buf.indexOf(NEWLINE, c.at) + 1;
-          // A line longer than the pipe can ever hold goes anyway (it may be cut).
-          if (next - c.at <= target.capacity - PIPE_MARGIN) return this.waitForRoom();
-          end = next;
-        }
-      }
+      const cut = c.at > 0 && c.buf[c.at - 1] !== NEWLINE;
+      // Stopping past the deadline: only the line already cut may still go.
+      if (!cut && this.lastLineOnly) return;
+      // A cut line first; while stopping, one line per write; else all the pipe takes.
+      const end = cut || this.stopping ? c.buf.indexOf(NEWLINE, c.at) + 1 : c.buf.length;
       let took: number;
       try {
         took = target.write(c.buf, c.at, end);
@@ -297,13 +287,19 @@ export class LineOutput {
       c.at += took;
       c.linesDone += done;
       this.wrote(done);
+      if (took) this.retryMs = RETRY_MIN_MS; // the reader is reading: look again soon
       if (c.at === c.buf.length) {
         this.queue.shift();
         this.queuedBytes -= c.buf.length;
       }
       if (!whole) return this.waitForRoom();
     }
-    this.retryMs = RETRY_MIN_MS;
+  }
+
+  /** A line is half written (pipe targets): the reader has part of it. */
+  private lineCut(): boolean {
+    const c = this.queue[0];
+    return c !== undefined && c.at > 0 && c.buf[c.at - 1] !== NEWLINE;
   }
 
   private pumpStream(target: Extract<Target, { kind: 'stream' }>): void {
