@@ -146,7 +146,8 @@ function numberFlag(name: string, value: string | undefined): number | undefined
 
 /** Where output lines go: stdout (bounded, EPIPE-aware), or --output's file. */
 interface Output {
-  line(line: string): void;
+  /** One line, made only if it can still be written (a full output counts it dropped). */
+  lineFrom(make: () => string): void;
   /** A batch's lines are all in: write them. */
   flush(): void;
   finish(ms: number): Promise<unknown>;
@@ -171,7 +172,7 @@ function fileOutput(file: string, metrics: SensorMetrics | undefined, say: (line
     if (err) say(`SIGHUP: kept writing the old ${file}: ${err.message}`);
   });
   return {
-    line: (line) => sink.write(line),
+    lineFrom: (make) => sink.write(make()),
     flush: () => sink.flush(),
     finish: async () => sink.close(),
     get dropped() {
@@ -239,7 +240,7 @@ async function main(): Promise<void> {
         closed: () => stop('stdout closed'),
         report: (message) => say(`stdout: ${message}`),
       });
-  const out = (line: string) => output.line(line);
+  const out = (make: () => string) => output.lineFrom(make);
   const json = { parseArguments: args['parse-arguments'] };
   if (captures) {
     const dir = captures;
@@ -247,9 +248,9 @@ async function main(): Promise<void> {
   }
   // One line per finding and event, in --format; one write per batch.
   const text = args.format === 'text';
-  sensor.on('finding', text ? (f) => out(detectionLine(f)) : (f) => out(detectionJson(f, json)));
-  sensor.on('alert', text ? (e) => out(eventLine(e)) : (e) => out(eventJson(e)));
-  sensor.on('denied', text ? (e) => out(eventLine(e)) : (e) => out(eventJson(e)));
+  sensor.on('finding', text ? (f) => out(() => detectionLine(f)) : (f) => out(() => detectionJson(f, json)));
+  sensor.on('alert', text ? (e) => out(() => eventLine(e)) : (e) => out(() => eventJson(e)));
+  sensor.on('denied', text ? (e) => out(() => eventLine(e)) : (e) => out(() => eventJson(e)));
   sensor.on('delivered', () => output.flush());
   sensor.on('lost', ({ lost, total }) => say(`lost ${lost} records (ring buffer full; ${total} in all)`));
   sensor.on('degraded', ({ degraded, noState }) =>

@@ -156,6 +156,20 @@ export class LineOutput {
     }
   }
 
+  /** Queues the line make() gives, unless it could not be written anyway: then it is counted
+   * as dropped without being made (a stalled reader costs no formatting). */
+  lineFrom(make: () => string): void {
+    if (!this.isClosed && this.target.kind !== 'sync' && this.queuedBytes >= this.maxBytes) {
+      this.drop(1, this.fullMessage());
+      return;
+    }
+    this.line(make());
+  }
+
+  private fullMessage(): string {
+    return `output is not keeping up (${this.maxBytes} bytes queued)`;
+  }
+
   /** Ends a batch: its lines become one chunk, written at once where the target takes it. */
   flush(): void {
     this.scheduled = false;
@@ -172,7 +186,7 @@ export class LineOutput {
     const buf = this.target.kind === 'sync' ? this.encodeScratch(text) : Buffer.from(text);
     // Only what waits counts against the bound: a synchronous target never has any.
     if (this.target.kind !== 'sync' && this.queuedBytes + buf.length > this.maxBytes) {
-      this.drop(lines, `output is not keeping up (${this.maxBytes} bytes queued)`);
+      this.drop(lines, this.fullMessage());
       return;
     }
     this.queue.push({ buf, lines, at: 0, linesDone: 0 });
