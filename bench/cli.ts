@@ -1,8 +1,8 @@
 // The command end to end: `wxwatch --no-dedup` with stdout on /dev/null or on a regular file,
 // while one process makes W→X transitions at a fixed rate. Per run: lines out, lines/s, the
-// sensor process's CPU per finding (every thread: drainer, JS, libuv), lost (ring full) and
-// dropped (output), from the CLI's own summary. A last run fills the CLI's ring with the
-// injector for the most lines per CPU second the command can write.
+// sensor process's CPU per finding (every thread: drainer, JS, libuv) over the window after a
+// warm-up, lost (ring full) and dropped (output), from the CLI's own summary. A last run fills
+// the CLI's ring with the injector for the most lines per CPU second the command can write.
 import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,10 @@ import path from 'node:path';
 import type { Helpers } from './build';
 import { config, log, ROOT, round, spawnJson } from './helpers';
 
-const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
+const cliOf = (root: string) => path.join(root, 'dist', 'lib', 'cli.js');
 const TICKS_PER_SEC = 100; // USER_HZ: /proc/PID/stat's unit on Linux
+const WARMUP_SECONDS = 1;
+const WARMUP_RATE = 5000;
 
 export interface CliRun {
   target: 'devnull' | 'file';
@@ -19,7 +21,10 @@ export interface CliRun {
   rate: number;
   seconds: number;
   transitions: number;
+  /** Findings of the measured window (the generator's; or the injector's records). */
   findings: number;
+  /** Injected before the window to warm the JIT up; not counted in the figures. */
+  warmupLines: number;
   /** Lines the target received (a file: counted; /dev/null: findings written, by the summary). */
   lines: number;
   linesPerSec: number;
@@ -34,6 +39,9 @@ export interface CliRun {
 export interface CliResult {
   seconds: number;
   runs: CliRun[];
+  /** BENCH_BASELINE=DIR: the same runs with another checkout's CLI (its dist/ and build/),
+   * interleaved with these, so that the two compare within one run on a busy machine. */
+  baseline?: { root: string; runs: CliRun[] };
 }
 
 interface Summary {
@@ -65,8 +73,8 @@ function parseSummary(stderr: string): Summary {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The CLI with stdout on `fd`; resolves once it says it is watching. */
-async function startCli(args: string[], fd: number) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', fd, 'pipe'] });
+async function startCli(cli: string, args: string[], fd: number) {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', fd, 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -112,7 +120,7 @@ async function settle(pid: number): Promise<void> {
   }
 }
 
-async function run(helpers: Helpers, target: CliRun['target'], rate: number, seconds: number): Promise<CliRun> {
+async function run(helpers: Helpers, root: string, target: CliRun['target'], rate: number, seconds: number): Promise<CliRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-bench-cli-'));
   try {
     // A generator of our own name: --scope watches only it, so other W→X on this shared
@@ -123,9 +131,17 @@ async function run(helpers: Helpers, target: CliRun['target'], rate: number, sec
     const file = path.join(dir, 'out.json');
     const fd = openSync(target === 'file' ? file : '/dev/null', 'w');
     const args = ['--no-dedup', ...(rate ? ['--scope', `comm=${name}`] : [])];
-    const cli = await startCli(args, fd);
+    const cli = await startCli(cliOf(root), args, fd);
     closeSync(fd);
     const pid = cli.child.pid!;
+    // Warm-up: the same kind of records through the same path, slowly enough that none is
+    // throttled or lost (the JIT compiles the decoder, the writers and the output once: ~0.35 s
+    // of CPU), then the measured window. Its lines are taken out of the figures below.
+    const warmed = rate
+      ? (await spawnJson<{ transitions: number }>(generator, ['rate', String(WARMUP_RATE), String(WARMUP_SECONDS)]).done).transitions
+      : (await spawnJson<{ injected: number }>(helpers.injector, ['sensor', String(WARMUP_SECONDS), String(ringMapId(pid))]).done).injected;
+    const warm = { injected: warmed };
+    await settle(pid);
     const cpu0 = cpuSeconds(pid);
     let transitions: number;
     let took: number;
@@ -145,18 +161,20 @@ async function run(helpers: Helpers, target: CliRun['target'], rate: number, sec
     const code = await cli.exited;
     if (code !== 0) throw new Error(`bench: the CLI exited ${code}: ${cli.stderr().slice(-500)}`);
     const s = parseSummary(cli.stderr());
-    const lines = target === 'file' ? countLines(file) : s.findings - s.dropped;
+    const findings = s.findings - warm.injected;
+    const lines = (target === 'file' ? countLines(file) : s.findings - s.dropped) - warm.injected;
     return {
       target,
       rate,
       seconds: round(took),
       transitions,
-      findings: s.findings,
+      findings,
+      warmupLines: warm.injected,
       lines,
       linesPerSec: round(lines / took),
       lost: s.lost,
       dropped: s.dropped,
-      cpuUsPerFinding: round((cpu * 1e6) / Math.max(1, s.findings)),
+      cpuUsPerFinding: round((cpu * 1e6) / Math.max(1, findings)),
       linesPerCpuSec: round(lines / Math.max(cpu, 1 / TICKS_PER_SEC)),
       rssPeakMb: round(rss),
     };
@@ -169,14 +187,22 @@ export const CLI_RATES = [10_000, 20_000, 50_000];
 
 export async function runCli(helpers: Helpers): Promise<CliResult> {
   const seconds = config.cliSeconds;
+  const baseline = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
   const runs: CliRun[] = [];
+  const before: CliRun[] = [];
+  const both = async (what: string, target: CliRun['target'], rate: number) => {
+    log(`cli: ${what}`);
+    runs.push(await run(helpers, ROOT, target, rate, seconds));
+    if (baseline) {
+      log(`cli: ${what} (baseline ${baseline})`);
+      before.push(await run(helpers, baseline, target, rate, seconds));
+    }
+  };
   for (const target of ['devnull', 'file'] as const) {
     for (const rate of CLI_RATES) {
-      log(`cli: --no-dedup > ${target === 'file' ? 'a file' : '/dev/null'}, ${rate} W→X/s for ${seconds} s`);
-      runs.push(await run(helpers, target, rate, seconds));
+      await both(`--no-dedup > ${target === 'file' ? 'a file' : '/dev/null'}, ${rate} W→X/s for ${seconds} s`, target, rate);
     }
   }
-  log(`cli: --no-dedup > /dev/null, the injector filling the ring for ${seconds} s`);
-  runs.push(await run(helpers, 'devnull', 0, seconds));
-  return { seconds, runs };
+  await both(`--no-dedup > /dev/null, the injector filling the ring for ${seconds} s`, 'devnull', 0);
+  return { seconds, runs, ...(baseline ? { baseline: { root: baseline, runs: before } } : {}) };
 }

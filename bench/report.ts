@@ -2,7 +2,7 @@
 // comparing runs over time.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { CliResult } from './cli';
+import type { CliResult, CliRun } from './cli';
 import type { DrainResult } from './drain';
 import { RESULTS } from './helpers';
 import type { LatencyResult } from './latency';
@@ -52,12 +52,13 @@ function drainRows(d: DrainResult): Row[] {
 }
 
 function cliRows(c: CliResult): Row[] {
-  return c.runs.map((x): Row => [
-    'cli',
+  const rows = (runs: CliRun[], label: string) => runs.map((x): Row => [
+    label,
     `--no-dedup > ${x.target === 'file' ? 'file' : '/dev/null'}, ${x.rate ? `${int(x.rate)} W→X/s` : 'injector (full speed)'}`,
     `${int(x.lines)} lines (${int(x.linesPerSec)}/s), lost ${int(x.lost)}, dropped ${int(x.dropped)}, ` +
       `${fixed(x.cpuUsPerFinding, 1)} µs CPU/finding (${int(x.linesPerCpuSec)} lines/CPU-s), RSS peak ${fixed(x.rssPeakMb, 0)} MB`,
   ]);
+  return [...rows(c.runs, 'cli'), ...(c.baseline ? rows(c.baseline.runs, 'cli (baseline)') : [])];
 }
 
 function rows(r: Partial<Results>): Row[] {

@@ -48,6 +48,22 @@ export class BatchView {
     return this.bytes[at] === 0 ? null : this.text.latin1(at, at + DIGEST_BYTES);
   }
 
+  /** digestJson(i) as bytes at b[a] (room for 66 made by the caller). */
+  digestJsonInto(b: Buffer, a: number, i: number): number {
+    const at = this.digestsAt + i * DIGEST_BYTES;
+    if (this.digestsAt < 0 || this.bytes[at] === 0) {
+      b[a] = 0x6e; // null
+      b[a + 1] = 0x75;
+      b[a + 2] = 0x6c;
+      b[a + 3] = 0x6c;
+      return a + 4;
+    }
+    b[a] = 0x22;
+    b.set(this.bytes.subarray(at, at + DIGEST_BYTES), a + 1);
+    b[a + 1 + DIGEST_BYTES] = 0x22;
+    return a + 2 + DIGEST_BYTES;
+  }
+
   digestJson(i: number): string {
     if (this.digestsAt < 0) return 'null';
     const at = this.digestsAt + i * DIGEST_BYTES;

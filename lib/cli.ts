@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { AlertKind } from './event';
 import { readFilterFile } from './filter-file';
 import { LineOutput, stdoutTarget } from './output/line-output';
-import { detectionJson, eventJson } from './output/json';
+import { detectionJsonInto, eventJsonInto } from './output/json';
+import { ByteSink } from './byte-writer';
 import { detectionLine, eventLine } from './output/text';
 import { addon } from './native';
 import { privilegeError, RequirementsError } from './privileges';
@@ -148,6 +149,8 @@ function numberFlag(name: string, value: string | undefined): number | undefined
 interface Output {
   /** One line, made only if it can still be written (a full output counts it dropped). */
   lineFrom(make: () => string): void;
+  /** The same, for a line written as bytes into a sink. */
+  bytesFrom(write: (sink: ByteSink) => void): void;
   /** A batch's lines are all in: write them. */
   flush(): void;
   finish(ms: number): Promise<unknown>;
@@ -167,12 +170,18 @@ function fileOutput(file: string, metrics: SensorMetrics | undefined, say: (line
   } catch (err) {
     fail(`--output: ${(err as Error).message}`, 2);
   }
+  const scratch = new ByteSink();
   process.on('SIGHUP', () => {
     const err = sink.reopen();
     if (err) say(`SIGHUP: kept writing the old ${file}: ${err.message}`);
   });
   return {
     lineFrom: (make) => sink.write(make()),
+    bytesFrom: (write) => {
+      scratch.at = 0;
+      write(scratch);
+      sink.write(scratch.buf.toString('utf8', 0, scratch.at));
+    },
     flush: () => sink.flush(),
     finish: async () => sink.close(),
     get dropped() {
@@ -241,6 +250,7 @@ async function main(): Promise<void> {
         report: (message) => say(`stdout: ${message}`),
       });
   const out = (make: () => string) => output.lineFrom(make);
+  const outBytes = (write: (sink: ByteSink) => void) => output.bytesFrom(write);
   const json = { parseArguments: args['parse-arguments'] };
   if (captures) {
     const dir = captures;
@@ -248,9 +258,10 @@ async function main(): Promise<void> {
   }
   // One line per finding and event, in --format; one write per batch.
   const text = args.format === 'text';
-  sensor.on('finding', text ? (f) => out(() => detectionLine(f)) : (f) => out(() => detectionJson(f, json)));
-  sensor.on('alert', text ? (e) => out(() => eventLine(e)) : (e) => out(() => eventJson(e)));
-  sensor.on('denied', text ? (e) => out(() => eventLine(e)) : (e) => out(() => eventJson(e)));
+  // (JSON goes straight into the output's bytes)
+  sensor.on('finding', text ? (f) => out(() => detectionLine(f)) : (f) => outBytes((sink) => detectionJsonInto(f, sink, json)));
+  sensor.on('alert', text ? (e) => out(() => eventLine(e)) : (e) => outBytes((sink) => eventJsonInto(e, sink)));
+  sensor.on('denied', text ? (e) => out(() => eventLine(e)) : (e) => outBytes((sink) => eventJsonInto(e, sink)));
   sensor.on('delivered', () => output.flush());
   sensor.on('lost', ({ lost, total }) => say(`lost ${lost} records (ring buffer full; ${total} in all)`));
   sensor.on('degraded', ({ degraded, noState }) =>

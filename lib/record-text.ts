@@ -92,6 +92,25 @@ export class RecordText {
     return jsonString(kind === 1 ? this.buf.latin1Slice(start, end) : decodeSlow(this.bytes, start, end));
   }
 
+  /** The same JSON, as bytes written at b[a] (room for 6 per name byte, and the quotes, made by
+   * the caller); returns the position after it. Plain bytes are copied as they are checked. */
+  jsonInto(b: Buffer, a: number, start: number, end: number): number {
+    const bytes = this.bytes;
+    b[a] = Byte.Quote;
+    let p = a + 1;
+    for (let i = start; i < end; i++) {
+      const c = bytes[i];
+      if (c < Byte.Space || c > Byte.Tilde || c === Byte.Backslash || c === Byte.Quote) return a + b.write(this.json(start, end), a);
+      b[p++] = c;
+    }
+    b[p] = Byte.Quote;
+    return p + 1;
+  }
+
+  cJsonInto(b: Buffer, a: number, start: number, max: number): number {
+    return this.jsonInto(b, a, start, this.cEnd(start, max));
+  }
+
   /** A NUL-terminated name of at most `max` bytes (comm). */
   cText(start: number, max: number): string {
     return this.text(start, this.cEnd(start, max));

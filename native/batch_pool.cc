@@ -3,15 +3,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
 namespace wxwatch {
 namespace {
 
-// Batch memory comes straight from mmap, not malloc: buffers are taken on the drainer thread and
-// let go on the JS thread (when V8 collects them), and glibc's per-thread arenas keep such
-// memory once it has grown, so that a storm left the process 100+ MB larger for good. A mapping
+// Full batch buffers come straight from mmap, not malloc: they are taken on the drainer thread
+// and let go on the JS thread (when V8 collects them), and glibc's per-thread arenas kept such
+// memory once it had grown, so that a storm left the process 100+ MB larger for good. A mapping
 // goes back to the kernel the moment it is unmapped.
 uint8_t* map_bytes(size_t bytes) {
   void* p = mmap(nullptr, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -57,7 +58,8 @@ Batch* BatchPool::take() {
 
 Batch* BatchPool::compact(Batch* b) {
   auto* c = new (std::nothrow) Batch;
-  uint8_t* data = c ? map_bytes(b->bytes) : nullptr;
+  // (small and short-lived: malloc's free lists serve them without a page fault each)
+  uint8_t* data = c ? static_cast<uint8_t*>(std::malloc(b->bytes ? b->bytes : 1)) : nullptr;
   if (!data) {
     delete c;
     return b;
@@ -91,7 +93,7 @@ void BatchPool::give(Batch* b) {
 void release(Batch* batch) {
   if (!batch) return;
   if (batch->compact) {
-    unmap_bytes(batch->data, batch->bytes);
+    std::free(batch->data);
     delete batch;
     return;
   }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -163,14 +164,17 @@ void RingDrainer::digest(const uint8_t* code, size_t len, uint8_t* out) {
   }
 }
 
-// Fewer records than this in a pass: the ring is not busy, latency matters more than batching.
+// Fewer records than this in a pass after a quiet one: latency matters more than batching.
 constexpr int kLightPass = 256;
+// How long a batch collects records while they keep coming.
+constexpr std::chrono::milliseconds kCoalesce{4};
 
 void RingDrainer::run() {
   using Clock = std::chrono::steady_clock;
   const auto max_age = std::chrono::milliseconds(config_.interval_ms);
   Clock::time_point batch_began{};
   Clock::time_point ticked = Clock::now();
+  bool streaming = false;  // the previous pass found records
   epoll_event events[2];
   for (bool stopping = false; !stopping;) {
     // The kernel submits without waking us unless the ring is filling, so a timeout here is the
@@ -185,10 +189,12 @@ void RingDrainer::run() {
     const bool was_empty = current_->records == 0;
     const int consumed = ring_buffer__consume(ring_);
     if (was_empty) batch_began = Clock::now();
-    // Under load a partly filled batch waits for more, but no longer than one interval, so that
-    // batches fill up (one call into JS per batch, not per pass); a light pass ships at once.
-    const bool light = consumed < kLightPass;
-    if (stopping || light || Clock::now() - batch_began >= max_age) hand_over(stopping);
+    // Records after a quiet pass ship at once (latency); while they keep coming, a batch
+    // collects them for up to kCoalesce (one call into JS per batch, and a stream makes few).
+    const bool sparse = !streaming && consumed < kLightPass;
+    streaming = consumed > 0;
+    const auto age = Clock::now() - batch_began;
+    if (stopping || sparse || age >= std::max<Clock::duration>(max_age, kCoalesce)) hand_over(stopping);
   }
 }
 }  // namespace wxwatch

@@ -4,7 +4,8 @@
 // finding's line costs its own numbers and strings, not a walk of it.
 import { detectionFields, EVENT_FIELDS } from '../event-fields';
 import { MemProtAlert } from '../mem-prot-alert';
-import { compileJson, compileObject, Field } from '../shape';
+import type { ByteSink } from '../byte-writer';
+import { compileBytes, compileJson, compileObject, Field } from '../shape';
 import { SIGNATURES } from '../signatures';
 import type { Finding, SignatureMetadata } from '../signatures/signature';
 import { jsonString } from './escape';
@@ -63,6 +64,8 @@ function extraFields(m: SignatureMetadata): readonly Field[] {
 interface Shape {
   json: (e: MemProtAlert) => string;
   parsedJson: (e: MemProtAlert) => string;
+  bytes: (e: MemProtAlert, sink: ByteSink) => void;
+  parsedBytes: (e: MemProtAlert, sink: ByteSink) => void;
   object: (e: MemProtAlert) => Record<string, unknown>;
   parsedObject: (e: MemProtAlert) => Record<string, unknown>;
 }
@@ -82,6 +85,8 @@ function shapeOf(m: SignatureMetadata): Shape {
     shape = {
       json: compileJson(fields, toJson),
       parsedJson: compileJson(fields, toJson, { parsed: true }),
+      bytes: compileBytes(fields, toJson),
+      parsedBytes: compileBytes(fields, toJson, { parsed: true }),
       object: compileObject(fields),
       parsedObject: compileObject(fields, { parsed: true }),
     };
@@ -97,6 +102,12 @@ export function detectionJson(finding: Finding, options?: JsonOptions): string {
   return (options?.parseArguments ? shape.parsedJson : shape.json)(finding.Event);
 }
 
+/** detectionJson(), written as UTF-8 into a sink at sink.at (the CLI's batches: no string). */
+export function detectionJsonInto(finding: Finding, sink: ByteSink, options?: JsonOptions): void {
+  const shape = shapeOf(finding.SigMetadata);
+  (options?.parseArguments ? shape.parsedBytes : shape.bytes)(finding.Event, sink);
+}
+
 /** The detection event Tracee prints for a finding, as a plain object in Tracee's field order
  * (64-bit values bigint). */
 export function detectionObject(finding: Finding, options: JsonOptions = {}): Record<string, unknown> {
@@ -106,8 +117,15 @@ export function detectionObject(finding: Finding, options: JsonOptions = {}): Re
 
 const eventWriter = compileJson(EVENT_FIELDS, toJson);
 const parsedEventWriter = compileJson(EVENT_FIELDS, toJson, { parsed: true });
+const eventBytes = compileBytes(EVENT_FIELDS, toJson);
+const parsedEventBytes = compileBytes(EVENT_FIELDS, toJson, { parsed: true });
 
 /** The JSON of an event itself (an --alerts or --denied line). */
 export function eventJson(event: MemProtAlert, options: JsonOptions = {}): string {
   return (options.parseArguments ? parsedEventWriter : eventWriter)(event);
+}
+
+/** eventJson(), written as UTF-8 into a sink at sink.at. */
+export function eventJsonInto(event: MemProtAlert, sink: ByteSink, options: JsonOptions = {}): void {
+  (options.parseArguments ? parsedEventBytes : eventBytes)(event, sink);
 }

@@ -12,6 +12,7 @@
 // Past the bound, or when a write fails, lines are dropped and counted; EPIPE means the reader
 // is gone.
 import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { ByteSink } from '../byte-writer';
 
 export interface OutputHooks {
   /** The reader closed the pipe (EPIPE): nothing written from now on will arrive. */
@@ -121,13 +122,15 @@ interface Chunk {
 export class LineOutput {
   written = 0;
   dropped = 0;
-  private pending: string[] = [];
+  /** The batch being built: its lines' bytes, and how many lines. */
+  private batch = new ByteSink();
+  private batchLines = 0;
   private queue: Chunk[] = [];
   private queuedBytes = 0;
   private inFlight: Chunk | undefined; // stream target: the chunk it holds
   private retry: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
-  private scheduled = false;
+  private scheduled: NodeJS.Immediate | undefined;
   private isClosed = false;
   private stopping = false; // finish() has begun: pipes get one line per write
   private lastLineOnly = false; // finish()'s deadline has passed: only a cut line may go
@@ -144,26 +147,41 @@ export class LineOutput {
 
   /** Queues one line (no newline in it); it goes out with the batch at flush(). */
   line(text: string): void {
+    this.lineWith((sink) => {
+      const b = sink.grow(sink.at, 3 * text.length);
+      sink.at += b.write(text, sink.at);
+    });
+  }
+
+  /** Queues the line that write() puts into the sink at sink.at (advancing it). */
+  lineWith(write: (sink: ByteSink) => void): void {
     if (this.isClosed) {
       this.dropped++;
       return;
     }
-    this.pending.push(text);
+    const sink = this.batch;
+    write(sink);
+    sink.grow(sink.at, 1)[sink.at++] = NEWLINE;
+    this.batchLines++;
     // A caller that never flushes still gets its lines out, once per event-loop turn.
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.scheduled ??= setImmediate(() => this.flush());
   }
 
   /** Queues the line make() gives, unless it could not be written anyway: then it is counted
    * as dropped without being made (a stalled reader costs no formatting). */
   lineFrom(make: () => string): void {
-    if (!this.isClosed && this.target.kind !== 'sync' && this.queuedBytes >= this.maxBytes) {
-      this.drop(1, this.fullMessage());
-      return;
-    }
-    this.line(make());
+    if (this.full()) this.drop(1, this.fullMessage());
+    else this.line(make());
+  }
+
+  /** lineWith(), with lineFrom()'s care for a full output. */
+  bytesFrom(write: (sink: ByteSink) => void): void {
+    if (this.full()) this.drop(1, this.fullMessage());
+    else this.lineWith(write);
+  }
+
+  private full(): boolean {
+    return !this.isClosed && this.target.kind !== 'sync' && this.queuedBytes >= this.maxBytes;
   }
 
   private fullMessage(): string {
@@ -172,18 +190,21 @@ export class LineOutput {
 
   /** Ends a batch: its lines become one chunk, written at once where the target takes it. */
   flush(): void {
-    this.scheduled = false;
-    if (!this.pending.length) return;
-    const lines = this.pending.length;
-    const text = `${this.pending.join('\n')}\n`;
-    this.pending = [];
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const lines = this.batchLines;
+    if (!lines) return;
+    const bytes = this.batch.buf.subarray(0, this.batch.at);
+    this.batch.at = 0;
+    this.batchLines = 0;
     if (this.isClosed) {
       this.dropped += lines;
       return;
     }
-    // A synchronous target is done with the bytes when write() returns: one scratch buffer
-    // serves every batch (no allocation, one encoding pass).
-    const buf = this.target.kind === 'sync' ? this.encodeScratch(text) : Buffer.from(text);
+    // A synchronous target is done with the bytes when write() returns; others keep a copy.
+    const buf = this.target.kind === 'sync' ? bytes : Buffer.from(bytes);
+    // A batch far larger than usual does not keep its buffer's size.
+    if (this.batch.buf.length > SCRATCH_MAX) this.batch = new ByteSink();
     // Only what waits counts against the bound: a synchronous target never has any.
     if (this.target.kind !== 'sync' && this.queuedBytes + buf.length > this.maxBytes) {
       this.drop(lines, this.fullMessage());
@@ -192,17 +213,6 @@ export class LineOutput {
     this.queue.push({ buf, lines, at: 0, linesDone: 0 });
     this.queuedBytes += buf.length;
     this.pump();
-  }
-
-  private scratch = Buffer.allocUnsafe(0);
-
-  private encodeScratch(text: string): Buffer {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; a batch too large for the scratch buffer
-    // gets a buffer of its own, so that the scratch buffer stays small.
-    const need = text.length * 3;
-    if (need > SCRATCH_MAX) return Buffer.from(text);
-    if (this.scratch.length < need) this.scratch = Buffer.allocUnsafe(Math.max(need, 1 << 16));
-    return this.scratch.subarray(0, this.scratch.write(text));
   }
 
   /** Writes what is pending and waits up to timeoutMs for it; what did not make it is dropped.
@@ -222,8 +232,9 @@ export class LineOutput {
     }
     clearTimeout(this.retry);
     this.finished = true;
-    let lost = this.pending.length;
-    this.pending = [];
+    let lost = this.batchLines;
+    this.batchLines = 0;
+    this.batch.at = 0;
     if (this.inFlight) {
       // What the stream handed to the kernel is out; the rest of the chunk is not.
       const c = this.inFlight;
@@ -351,11 +362,12 @@ export class LineOutput {
   private failed(lines: number, err: NodeJS.ErrnoException): void {
     if (err.code === 'EPIPE') {
       // The reader is gone: this and everything after it is dropped, quietly.
-      let rest = lines + this.pending.length;
+      let rest = lines + this.batchLines;
       for (const c of this.queue) rest += c.lines - c.linesDone;
       this.queue = [];
       this.queuedBytes = 0;
-      this.pending = [];
+      this.batchLines = 0;
+      this.batch.at = 0;
       this.dropped += rest;
       this.isClosed = true;
       this.hooks.closed();

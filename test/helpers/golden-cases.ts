@@ -4,7 +4,8 @@
 // and review the diff.
 import { Detection } from '../../lib/finding';
 import { decodeBatch } from '../../lib/mem-prot-alert';
-import { detectionJson, toJson } from '../../lib/output/json';
+import { ByteSink } from '../../lib/byte-writer';
+import { detectionJson, detectionJsonInto, eventJsonInto, toJson } from '../../lib/output/json';
 import { FLAG } from '../../lib/record-layout';
 import { signatureById } from '../../lib/signatures';
 import { batch, record, RecordFields } from './records';
@@ -113,4 +114,13 @@ export function goldenText(c: GoldenCase): string {
   if (c.as === 'event') return `${toJson(e)}\n${JSON.stringify(e)}\n`;
   const f = new Detection(signatureById(c.as)!.metadata, e);
   return `${detectionJson(f, { parseArguments: c.parseArguments === true })}\n${JSON.stringify(f)}\n`;
+}
+
+/** The same case through the byte writer (the CLI's path): its first line. */
+export function goldenBytes(c: GoldenCase): string {
+  const [e] = decodeBatch(batch(record(c.fields)), 1, 1_764_000_000_000_000_000n);
+  const sink = new ByteSink(16); // small: the writer must grow it
+  if (c.as === 'event') eventJsonInto(e, sink);
+  else detectionJsonInto(new Detection(signatureById(c.as)!.metadata, e), sink, { parseArguments: c.parseArguments === true });
+  return sink.buf.subarray(0, sink.at).toString();
 }

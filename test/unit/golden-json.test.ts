@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from '../helpers/fixtures';
-import { GOLDEN_CASES, goldenText } from '../helpers/golden-cases';
+import { GOLDEN_CASES, goldenBytes, goldenText } from '../helpers/golden-cases';
 
 describe('detection and event JSON, byte for byte', () => {
   for (const c of GOLDEN_CASES) {
@@ -15,6 +15,7 @@ describe('detection and event JSON, byte for byte', () => {
       const [wantJson, wantStringified] = expected.split('\n');
       assert.equal(json, wantJson);
       assert.equal(stringified, wantStringified);
+      assert.equal(goldenBytes(c), wantJson, 'the byte writer (the CLI) writes the same');
     });
   }
 });

@@ -2,7 +2,8 @@
 // \\), never replaced by U+FFFD, so the reported path still names the file, in JSON and in text.
 import assert from 'node:assert/strict';
 import { decodeBatch } from '../../lib/mem-prot-alert';
-import { detectionJson } from '../../lib/output/json';
+import { ByteSink } from '../../lib/byte-writer';
+import { detectionJson, detectionJsonInto } from '../../lib/output/json';
 import { detectionLine } from '../../lib/output/text';
 import { TRC104 } from '../../lib/signatures/trc104';
 import { FLAG } from '../../lib/record-layout';
@@ -51,6 +52,9 @@ describe('names that are not UTF-8', () => {
       assert.equal(parsed.executable.path, escaped);
       assert.equal(parsed.args[0].value.args[5].value, escaped);
       assert.deepEqual(bytesOf(parsed.executable.path), bytes, 'lossless');
+      const sink = new ByteSink(8);
+      detectionJsonInto(f, sink);
+      assert.equal(sink.buf.subarray(0, sink.at).toString(), detectionJson(f), 'bytes as the string');
       assert.ok(detectionLine(f).includes(`exe="${escaped}"`), detectionLine(f));
     });
   }
