@@ -3,17 +3,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <new>
 
 namespace wxwatch {
 namespace {
 
-// Full batch buffers come straight from mmap, not malloc: they are taken on the drainer thread
-// and let go on the JS thread (when V8 collects them), and glibc's per-thread arenas kept such
-// memory once it had grown, so that a storm left the process 100+ MB larger for good. A mapping
-// goes back to the kernel the moment it is unmapped.
+// Batch buffers come straight from mmap, not malloc: they are taken on the drainer thread and
+// given back on the JS thread, and glibc's per-thread arenas keep such memory once grown. A
+// mapping goes back to the kernel the moment it is unmapped.
 uint8_t* map_bytes(size_t bytes) {
   void* p = mmap(nullptr, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
@@ -56,25 +54,6 @@ Batch* BatchPool::take() {
   return b;
 }
 
-Batch* BatchPool::compact(Batch* b) {
-  auto* c = new (std::nothrow) Batch;
-  // (small and short-lived: malloc's free lists serve them without a page fault each)
-  uint8_t* data = c ? static_cast<uint8_t*>(std::malloc(b->bytes ? b->bytes : 1)) : nullptr;
-  if (!data) {
-    delete c;
-    return b;
-  }
-  std::memcpy(data, b->data, b->bytes);
-  c->data = data;
-  c->bytes = b->bytes;
-  c->records = b->records;
-  c->last = b->last;
-  c->compact = true;
-  c->pool = b->pool;
-  release(b);
-  return c;
-}
-
 void BatchPool::give(Batch* b) {
   b->bytes = 0;
   b->records = 0;
@@ -92,11 +71,6 @@ void BatchPool::give(Batch* b) {
 
 void release(Batch* batch) {
   if (!batch) return;
-  if (batch->compact) {
-    std::free(batch->data);
-    delete batch;
-    return;
-  }
   // Keep the pool alive across give(): the batch's own reference may be the last one.
   std::shared_ptr<BatchPool> pool = std::move(batch->pool);
   pool->give(batch);

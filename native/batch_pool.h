@@ -1,7 +1,7 @@
-// Batch buffers, recycled: a buffer JavaScript has let go of (its ArrayBuffer was collected)
-// goes back to the pool instead of to the allocator, so the drainer writes into memory that is
-// already mapped and faulted in. Thread-safe; every batch keeps its pool alive, so a buffer
-// collected after the sensor is gone still has somewhere to go.
+// Batch buffers, recycled: a buffer the JS thread has copied goes back to the pool instead of to
+// the allocator, so the drainer writes into memory that is already mapped and faulted in.
+// Thread-safe; every batch keeps its pool alive, so a buffer given back after the sensor is gone
+// still has somewhere to go.
 #pragma once
 
 #include <cstddef>
@@ -19,7 +19,6 @@ struct Batch {
   size_t bytes = 0;
   uint32_t records = 0;
   bool last = false;
-  bool compact = false;  // data is exactly `bytes` long, its own allocation: freed, not pooled
   std::shared_ptr<BatchPool> pool;
 };
 
@@ -32,9 +31,6 @@ class BatchPool : public std::enable_shared_from_this<BatchPool> {
   ~BatchPool();
   // An empty batch: a recycled one if any, else a new one. Throws std::bad_alloc.
   Batch* take();
-  // A batch of its own size holding a copy of b's contents; b goes back to the pool. Returns b
-  // itself if memory is short.
-  Batch* compact(Batch* b);
   size_t capacity() const { return capacity_; }
 
  private:

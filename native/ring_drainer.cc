@@ -23,7 +23,8 @@ namespace {
 // The digest as lowercase hex, ASCII: JavaScript takes it as a string without converting bytes.
 constexpr size_t kDigestBytes = 64;
 
-constexpr size_t kCopyBelowFraction = 2;
+// The native queue's depth (sensor_wrap.cc), the batch being filled, one being copied.
+constexpr size_t kSpareBatches = 18;
 
 // Every record takes at least the fixed part, so a batch holds at most this many.
 size_t max_records(size_t batch_bytes) { return batch_bytes / WX_RECORD_FIXED_SIZE + 1; }
@@ -63,9 +64,9 @@ RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick
     ring_buffer__free(ring_);
     throw std::system_error(ENOMEM, std::generic_category(), "wxwatch: OpenSSL SHA-256");
   }
-  // Spare buffers: as many as can wait for JS, and a few the JS side still holds. Each has room
-  // for its records and, past them, a digest per record.
-  pool_ = BatchPool::create(config.batch_bytes + max_records(config.batch_bytes) * kDigestBytes, 8);
+  // Spare buffers: as many as can wait for JS (JS copies each batch and gives it back at once).
+  // Each has room for its records and, past them, a digest per record.
+  pool_ = BatchPool::create(config.batch_bytes + max_records(config.batch_bytes) * kDigestBytes, kSpareBatches);
   current_ = pool_->take();
   digests_ = current_->data + config_.batch_bytes;
   thread_ = std::thread(&RingDrainer::run, this);
@@ -108,9 +109,6 @@ void RingDrainer::hand_over(bool last) {
   current_ = last ? nullptr : pool_->take();
   digests_ = current_ ? current_->data + config_.batch_bytes : nullptr;
   batches_.fetch_add(1, std::memory_order_relaxed);
-  // A batch less than half full travels in a buffer of its own size (copied here, off the JS
-  // thread), so that a finding kept by the application pins its records, not a whole buffer.
-  if (full->bytes * kCopyBelowFraction < pool_->capacity()) full = pool_->compact(full);
   sink_(full);
 }
 
