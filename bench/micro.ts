@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { Bench } from 'tinybench';
 import { decodeBatch } from '../lib/mem-prot-alert';
-import { detectionJson } from '../lib/output/json';
+import { ByteSink } from '../lib/byte-writer';
+import { detectionJson, detectionJsonInto } from '../lib/output/json';
 import { ALIGN, CODE_PAGE, FIXED_SIZE, OFF } from '../lib/record-layout';
 import { Sensor } from '../lib/sensor';
 import { DIGEST_BYTES } from '../lib/batch-view';
@@ -27,7 +28,15 @@ export interface MicroResult {
   recordsPerBatch: number;
   tasks: MicroTask[];
   /** detectionJson per finding against JSON.stringify of the same detection as a plain object. */
-  json: { usPerFinding: number; stringifyUsPerFinding: number; ratio: number; bytesPerLine: number };
+  json: {
+    usPerFinding: number;
+    stringifyUsPerFinding: number;
+    ratio: number;
+    bytesPerLine: number;
+    /** The CLI's path: the same JSON as bytes into its batch buffer. */
+    bytesUsPerFinding: number;
+    bytesRatio: number;
+  };
   /** Findings per second a 'finding' listener gets from Sensor's own batch callback. */
   findingListenerPerSec: number;
 }
@@ -102,6 +111,7 @@ export async function runMicro(): Promise<MicroResult> {
 
   // A sink the engine cannot prove unused, so no task is optimised away.
   let sink = 0;
+  let sinkBytes = 0;
   // Few minimum iterations: serialising a batch takes tens of ms, and tinybench's default of 64
   // would let that one task outrun the time budget many times over.
   const bench = new Bench({
@@ -123,6 +133,13 @@ export async function runMicro(): Promise<MicroResult> {
   bench.add(`detectionJson (${RECORDS} findings)`, () => {
     for (const f of findings) sink += detectionJson(f).length;
   });
+  // What the CLI runs: the same JSON written as bytes into its batch buffer.
+  const out = new ByteSink(8 << 20);
+  bench.add(`detectionJsonInto, bytes (${RECORDS} findings)`, () => {
+    out.at = 0;
+    for (const f of findings) detectionJsonInto(f, out);
+    sinkBytes += out.at;
+  });
   // The same detections as plain objects (64-bit values as numbers or strings), made once.
   const plain = findings.map((f) => JSON.parse(JSON.stringify(f)) as unknown);
   bench.add(`JSON.stringify, same objects (${RECORDS})`, () => {
@@ -135,7 +152,7 @@ export async function runMicro(): Promise<MicroResult> {
   bench.add(`Sensor batch → 'finding' listener (${RECORDS})`, () => onBatch(buffer, RECORDS));
   await bench.run();
   console.table(bench.table());
-  if (sink === 0) throw new Error('bench: micro tasks did no work');
+  if (sink === 0 || sinkBytes === 0) throw new Error('bench: micro tasks did no work');
 
   const tasks: MicroTask[] = bench.tasks.map((task) => {
     const r = task.result;
@@ -152,12 +169,20 @@ export async function runMicro(): Promise<MicroResult> {
     };
   });
   const perRecord = (prefix: string) => tasks.find((t) => t.name.startsWith(prefix))!;
-  const json = perRecord('detectionJson').nsPerRecord / 1000;
+  const json = perRecord('detectionJson (').nsPerRecord / 1000;
   const stringify = perRecord('JSON.stringify').nsPerRecord / 1000;
+  const bytes = perRecord('detectionJsonInto').nsPerRecord / 1000;
   return {
     recordsPerBatch: RECORDS,
     tasks,
-    json: { usPerFinding: round(json), stringifyUsPerFinding: round(stringify), ratio: round(json / stringify), bytesPerLine: detectionJson(findings[0]).length },
+    json: {
+      usPerFinding: round(json),
+      stringifyUsPerFinding: round(stringify),
+      ratio: round(json / stringify),
+      bytesPerLine: detectionJson(findings[0]).length,
+      bytesUsPerFinding: round(bytes),
+      bytesRatio: round(bytes / stringify),
+    },
     findingListenerPerSec: perRecord('Sensor batch').recordsPerSec,
   };
 }

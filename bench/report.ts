@@ -37,6 +37,11 @@ function microRows(m: MicroResult): Row[] {
           ['json', 'detectionJson per finding (target ≤ 2 µs)', `${fixed(m.json.usPerFinding, 2)} µs (${m.json.bytesPerLine} bytes)`],
           ['json', 'JSON.stringify of the same object', `${fixed(m.json.stringifyUsPerFinding, 2)} µs`],
           ['json', 'ratio (target ≤ 0.25)', `${fixed(m.json.ratio, 3)}×`],
+          ...(m.json.bytesUsPerFinding !== undefined
+            ? ([
+                ['json', "as bytes, the CLI's path", `${fixed(m.json.bytesUsPerFinding, 2)} µs (${fixed(m.json.bytesRatio, 3)}× JSON.stringify)`],
+              ] as Row[])
+            : []),
           ['micro', "'finding' listener from the batch callback (target ≥ 10 M/s)", `${int(m.findingListenerPerSec)} findings/s`],
         ] as Row[])
       : []),

@@ -30,6 +30,13 @@ import {
 } from './shape';
 import type { SignatureMetadata } from './signatures/signature';
 
+// Offsets read once: a re-exported binding (OFF) is a getter call on every use.
+const FLAGS_AT = OFF.flags;
+const EVENT_AT = OFF.event;
+const CODE_MISSING_AT = OFF.code_missing;
+const CODE_WINDOW_AT = OFF.code_window;
+const DENIED = FLAG.DENIED;
+
 /** FNV-1a over a 32-bit id and the 8 little-endian bytes of a start time: an entity id. */
 function entityId(e: RecordRef, idAt: number, startAt: number): number {
   const v = e.b.view;
@@ -44,7 +51,7 @@ const entity = <N extends string>(name: N, idAt: number, startAt: number) =>
   get(name, (e) => entityId(e, idAt, startAt), (e) => `${entityId(e, idAt, startAt)}`);
 
 function unreadablePages(e: RecordRef): number[] {
-  const missing = e.b.view.getUint32(e.o + OFF.code_missing, true);
+  const missing = e.b.view.getUint32(e.o + CODE_MISSING_AT, true);
   const pages: number[] = [];
   for (let i = 0; i < 32; i++) if (missing & (1 << i)) pages.push(i);
   return pages;
@@ -84,11 +91,11 @@ const CODE = optional(object(
     get('unreadablePages', unreadablePages, (e) => `[${unreadablePages(e).join(',')}]`),
   ] as const,
   { prop: 'code' },
-), (e) => e.b.view.getUint32(e.o + OFF.code_window, true) !== 0);
+), (e) => e.b.view.getUint32(e.o + CODE_WINDOW_AT, true) !== 0);
 
-const flagSet = (bit: number) => (e: RecordRef) => (e.b.view.getUint32(e.o + OFF.flags, true) & bit) !== 0;
+const flagSet = (bit: number) => (e: RecordRef) => (e.b.view.getUint32(e.o + FLAGS_AT, true) & bit) !== 0;
 const WRITE_EVENT = 1; // enum wx_event WX_EVENT_WRITE
-const isWrite = (e: RecordRef) => e.b.view.getUint8(e.o + OFF.event) === WRITE_EVENT;
+const isWrite = (e: RecordRef) => e.b.view.getUint8(e.o + EVENT_AT) === WRITE_EVENT;
 
 /** The other view of an executable alias (WXW-001). */
 const ALIAS = optional(
@@ -183,7 +190,7 @@ const WXWATCH = object('wxwatch', [
 // What the functions below read, straight from the record (the getters are made from this list).
 // (the cgroup is read for three fields in a row: the batch keeps the last one)
 const cgroupOf = (e: RecordRef) => e.b.memo(e.o, 'cgroup', () => e.b.text.text(...tailSpan(e.b.view, e.o, 'cgroup')));
-const deniedOf = (e: RecordRef) => (e.b.view.getUint32(e.o + OFF.flags, true) & FLAG.DENIED) !== 0;
+const deniedOf = (e: RecordRef) => (e.b.view.getUint32(e.o + FLAGS_AT, true) & DENIED) !== 0;
 const eventKind = (e: RecordRef) => (isWrite(e) ? 'mem_write_alert' : deniedOf(e) ? 'mem_prot_denied' : 'mem_prot_alert');
 const containerId = (e: RecordRef) => containerIdFromCgroup(cgroupOf(e));
 

@@ -11,6 +11,8 @@ import { compileObject, installGetters, RecordRef, tailSpan } from './shape';
 export { BatchView };
 
 const toObject = compileObject(EVENT_FIELDS);
+// read once: a re-exported binding (OFF) is a getter call on every use
+const SIZE_AT = OFF.size;
 
 // The getters come from EVENT_FIELDS; this interface gives them their types.
 export interface MemProtAlert extends EventValues, EventProps {}
@@ -48,7 +50,7 @@ installGetters(MemProtAlert.prototype, RECORD_PROPS);
 export function forEachRecord(view: DataView, records: number, fn?: (offset: number, index: number) => void): number {
   let offset = 0;
   for (let i = 0; i < records; i++) {
-    const size = view.getUint32(offset + OFF.size, true);
+    const size = view.getUint32(offset + SIZE_AT, true);
     if (size < FIXED_SIZE || offset + size > view.byteLength) {
       throw new RangeError(`wxwatch: corrupt batch: record ${i} at ${offset} has size ${size}`);
     }

@@ -71,6 +71,11 @@ export interface SensorEvents {
 type State = 'idle' | 'running' | 'closing' | 'closed';
 
 const LOSS_CHECK_MS = 100;
+// Offsets read once: a re-exported binding (OFF) is a getter call on every use.
+const SIZE_AT = OFF.size;
+const FLAGS_AT = OFF.flags;
+const ALERT_AT = OFF.alert;
+const DENIED = FLAG.DENIED;
 const DEFAULT_MAX_QUEUED = 4096;
 // A listener that throws on every event gets one warning with a stack, then a count at most this
 // often: a flood of findings must not become a flood of stderr.
@@ -115,6 +120,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private readonly signatures: ReadonlyArray<Signature>;
   /** Findings per signature, by its index in `signatures`. */
   private readonly signatureCounts: number[];
+
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
   private lostReported = 0;
@@ -134,6 +140,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     this.options = resolveOptions(options);
     this.signatures = [...this.options.signatures];
     this.signatureCounts = this.signatures.map(() => 0);
+
     this.allow = options.allow;
     this.scope = options.scope;
   }
@@ -383,7 +390,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     let at = 0;
     for (let i = 0; i < records; i++) {
       const event = new MemProtAlert(batch, at, i);
-      at += (view.getUint32(at + OFF.size, true) + ALIGN - 1) & ~(ALIGN - 1);
+      at += (view.getUint32(at + SIZE_AT, true) + ALIGN - 1) & ~(ALIGN - 1);
       if (this.probes.size) {
         const probe = this.probes.get(event.hostProcessId);
         if (probe) {
@@ -391,13 +398,13 @@ export class Sensor extends EventEmitter<SensorEvents> {
           continue;
         }
       }
-      const flags = view.getUint32(event.o + OFF.flags, true);
-      if (flags & FLAG.DENIED) {
+      const flags = view.getUint32(event.o + FLAGS_AT, true);
+      if (flags & DENIED) {
         counts.denied++;
         if (onDenied.length) this.callEach('denied', onDenied, event);
         continue;
       }
-      if (onAlert.length && alertKinds.has(view.getUint32(event.o + OFF.alert, true))) {
+      if (onAlert.length && alertKinds.has(view.getUint32(event.o + ALERT_AT, true))) {
         counts.alerts++;
         this.callEach('alert', onAlert, event);
       }
