@@ -10,7 +10,7 @@ import { Sensor } from '../lib/sensor';
 import { DIGEST_BYTES } from '../lib/batch-view';
 import type { Finding } from '../lib/signatures/signature';
 import { TRC104 } from '../lib/signatures/trc104';
-import { config, round } from './helpers';
+import { BASELINE, baselineLibrary, config, round } from './helpers';
 
 const RECORDS = 1024;
 const UTS = 'bench-host';
@@ -39,6 +39,8 @@ export interface MicroResult {
   };
   /** Findings per second a 'finding' listener gets from Sensor's own batch callback. */
   findingListenerPerSec: number;
+  /** BENCH_BASELINE: the same tasks with the other checkout's library, in the same run. */
+  before?: { root: string; jsonUsPerFinding: number; findingListenerPerSec: number };
 }
 
 /** A batch as the addon hands it over: records back to back, each padded to ALIGN, then their
@@ -150,6 +152,18 @@ export async function runMicro(): Promise<MicroResult> {
   sensor.on('finding', () => void sink++);
   const onBatch = (sensor as unknown as { onBatch(b: ArrayBuffer, n: number): void }).onBatch.bind(sensor);
   bench.add(`Sensor batch → 'finding' listener (${RECORDS})`, () => onBatch(buffer, RECORDS));
+  // BENCH_BASELINE: the other checkout's decoder, JSON and batch callback on the same batch.
+  const base = baselineLibrary();
+  if (base) {
+    const baseFindings = base.decodeBatch(buffer, RECORDS, offset).map((e) => ({ SigMetadata: base.TRC104.metadata, Event: e, Data: null as null }));
+    bench.add(`baseline detectionJson (${RECORDS} findings)`, () => {
+      for (const f of baseFindings) sink += base.detectionJson(f).length;
+    });
+    const baseSensor = new base.Sensor();
+    baseSensor.on('finding', () => void sink++);
+    const baseOnBatch = (baseSensor as unknown as { onBatch(b: ArrayBuffer, n: number): void }).onBatch.bind(baseSensor);
+    bench.add(`baseline Sensor batch → 'finding' listener (${RECORDS})`, () => baseOnBatch(buffer, RECORDS));
+  }
   await bench.run();
   console.table(bench.table());
   if (sink === 0 || sinkBytes === 0) throw new Error('bench: micro tasks did no work');
@@ -184,5 +198,14 @@ export async function runMicro(): Promise<MicroResult> {
       bytesRatio: round(bytes / stringify),
     },
     findingListenerPerSec: perRecord('Sensor batch').recordsPerSec,
+    ...(base
+      ? {
+          before: {
+            root: BASELINE!,
+            jsonUsPerFinding: round(perRecord('baseline detectionJson').nsPerRecord / 1000),
+            findingListenerPerSec: perRecord('baseline Sensor batch').recordsPerSec,
+          },
+        }
+      : {}),
   };
 }

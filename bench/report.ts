@@ -43,6 +43,12 @@ function microRows(m: MicroResult): Row[] {
               ] as Row[])
             : []),
           ['micro', "'finding' listener from the batch callback (target ≥ 10 M/s)", `${int(m.findingListenerPerSec)} findings/s`],
+          ...(m.before
+            ? ([
+                ['json', `baseline detectionJson (${m.before.root})`, `${fixed(m.before.jsonUsPerFinding, 2)} µs`],
+                ['micro', "baseline 'finding' listener", `${int(m.before.findingListenerPerSec)} findings/s`],
+              ] as Row[])
+            : []),
         ] as Row[])
       : []),
   ];
@@ -53,6 +59,11 @@ function drainRows(d: DrainResult): Row[] {
     ['drain', 'C baseline (libbpf consumer)', `${int(d.baselineC)} rec/s`],
     ['drain', "Sensor 'batch' listener (target ≥ 80% of C)", `${int(d.batch)} rec/s (${fixed((100 * d.batch) / d.baselineC, 0)}%)`],
     ['drain', "Sensor 'finding' listener (TRC-104)", `${int(d.finding)} findings/s (${fixed((100 * d.finding) / d.baselineC, 0)}%)`],
+    ...(d.before
+      ? ([
+          ['drain', `baseline 'batch' / 'finding' listener (${d.before.root})`, `${int(d.before.batch)} (${fixed((100 * d.before.batch) / d.baselineC, 0)}%) / ${int(d.before.finding)} (${fixed((100 * d.before.finding) / d.baselineC, 0)}%)`],
+        ] as Row[])
+      : []),
   ];
 }
 
