@@ -123,6 +123,7 @@ function stormRows(s: StormResult): Row[] {
     ['storm', 'findings delivered', `${int(s.findings)} (${int(s.findingsPerSec)}/s)`],
     ['storm', 'lost (ring full)', int(s.lost)],
     ['storm', 'suppressed', int(s.suppressed)],
+    ['storm', 'throttled (counted into summary records)', int(s.throttled ?? 0)],
     ['storm', 'unaccounted', int(s.unaccounted)],
     ['storm', 'dedup on: transitions / findings', `${int(s.withDedup.transitions)} / ${int(s.withDedup.findings)}`],
     ['storm', 'dedup on: suppressed / lost / unaccounted', `${int(s.withDedup.suppressed)} / ${int(s.withDedup.lost)} / ${int(s.withDedup.unaccounted)}`],

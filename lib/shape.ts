@@ -1,14 +1,10 @@
 // The vocabulary of lib/event-fields.ts, the one list of what an event and a finding carry: each
 // entry names a JSON key and where its value comes from (a struct member, a flag, a string of the
-// record's tail, a constant, a function), and this file turns such a list into the three things
-// that read it: lazy getters, the plain object, and a JSON writer generated once per shape
-// (constant text pre-escaped, numbers written directly, no walk per finding).
+// record's tail, a constant, a function), and this file turns such a list into what reads it:
+// lazy getters and the plain object. The JSON writers generated from the same list, once per
+// shape, are lib/output/json-text.ts (a string) and lib/output/json-bytes.ts (bytes).
 import type { BatchView } from './batch-view';
-import { jsonString } from './output/escape';
 import { FIXED_SIZE, FLAG, OFF, TAIL, TYPE } from './record-layout';
-import * as W from './byte-writer';
-import type { ByteSink } from './byte-writer';
-import { s64Text, u64SumText, u64Text } from './u64';
 
 /** A record in a batch: what every entry's function reads (a MemProtAlert is one). */
 export interface RecordRef {
@@ -18,7 +14,7 @@ export interface RecordRef {
   readonly i: number;
 }
 
-type Wire = keyof typeof OFF;
+export type Wire = keyof typeof OFF;
 type Kind<K extends Wire> = (typeof TYPE)[K];
 /** Members a number holds (up to 32 bits). */
 export type IntWire = { [K in Wire]: Kind<K> extends '__u64' | '__s64' ? never : Kind<K> extends `char${string}` ? never : K }[Wire];
@@ -31,9 +27,9 @@ type TailText = Exclude<(typeof TAIL)[number], 'code'>;
 /** The record's tail strings (lib/record-layout.ts TAIL), and its char arrays. */
 export type TextName = TailText | CharWire;
 
-const isTail = (which: TextName): which is TailText => (TAIL as readonly string[]).includes(which);
+export const isTail = (which: TextName): which is TailText => (TAIL as readonly string[]).includes(which);
 /** A char array's length, from its C type (char[16]). */
-const charLength = (which: CharWire) => Number(/\[(\d+)\]/.exec(TYPE[which])![1]);
+export const charLength = (which: CharWire) => Number(/\[(\d+)\]/.exec(TYPE[which])![1]);
 
 export interface Entry<N extends string> {
   /** The JSON key (and, at the top level, the event's property). */
@@ -289,8 +285,6 @@ export function installGetters(proto: object, fields: readonly Field[]): void {
   }
 }
 
-// --- writing: JSON text, generated once per list ---
-
 /** Generic JSON of plain data, for constants and `get` entries without their own `json`. */
 export type GenericJson = (value: unknown) => string;
 
@@ -299,260 +293,14 @@ export interface JsonOptions {
   parsed?: boolean;
 }
 
-/**
- * A function writing the JSON of one event's `fields` as an object. Runs of constant text (keys,
- * constants) are joined and escaped once; numbers and strings are read from the batch and
- * written directly; what only a function knows is called for.
- */
-export function compileJson(fields: readonly Field[], generic: GenericJson, options: JsonOptions = {}): (e: RecordRef) => string {
-  // Values the generated code reaches by index: functions and pre-escaped tables.
-  const refs: unknown[] = [];
-  const ref = (x: unknown) => `R[${refs.push(x) - 1}]`;
-  const body: string[] = [];
-  let pending = ''; // constant text not yet emitted
-  let usesTail = false;
-  const lit = (s: string) => (pending += s);
-  const flushLit = () => {
-    if (pending) body.push(`out += ${JSON.stringify(pending)};`);
-    pending = '';
-  };
-  const value = (expr: string) => {
-    flushLit();
-    body.push(`out += ${expr};`);
-  };
-
-  const emit = (f: Field): void => {
-    if (options.parsed && f.parsed) return value(`${ref(jsonString)}(${ref(reader(f, true))}(e))`);
-    switch (f.kind) {
-      case 'int': {
-        const m = { __u8: 'getUint8', __u16: 'getUint16', __u32: 'getUint32', __s32: 'getInt32' }[TYPE[f.wire] as string];
-        if (!m) throw new Error(`wxwatch: ${f.wire} is not a 32-bit member`);
-        return value(`v.${m}(o + ${OFF[f.wire]}${m === 'getUint8' ? '' : ', true'})`);
-      }
-      case 'low32': {
-        const at = OFF[f.wire];
-        if (f.signed) return value(`v.getInt32(o + ${at}, true)`);
-        return value(f.mask === undefined ? `v.getUint32(o + ${at}, true)` : `(v.getUint32(o + ${at}, true) & ${f.mask})`);
-      }
-      case 'u64':
-      case 'num64': {
-        const at = OFF[f.wire];
-        const halves = `v.getUint32(o + ${at + 4}, true), v.getUint32(o + ${at}, true)`;
-        if (f.kind === 'u64' && f.epoch) return value(`${ref(u64SumText)}(${halves}, b.epochParts)`);
-        if (TYPE[f.wire] === '__s64') return value(`${ref(s64Text)}(v.getInt32(o + ${at + 4}, true), v.getUint32(o + ${at}, true))`);
-        return value(`${ref(u64Text)}(${halves})`);
-      }
-      case 'flag':
-        return value(`((fl & ${FLAG[f.flag]}) !== 0 ? "true" : "false")`);
-      case 'text': {
-        if (!isTail(f.text)) return value(`t.cJson(o + ${OFF[f.text]}, ${charLength(f.text)})`);
-        usesTail = true;
-        const i = TAIL.indexOf(f.text);
-        const json = `t.json(s${i}, s${i + 1})`;
-        return value(f.onlyIf === undefined ? json : `((fl & ${FLAG[f.onlyIf]}) !== 0 ? ${json} : '""')`);
-      }
-      case 'enum': {
-        const table = f.names.map((n) => jsonString(n));
-        const read = { __u8: `v.getUint8(o + ${OFF[f.wire]})`, __u16: `v.getUint16(o + ${OFF[f.wire]}, true)`, __u32: `v.getUint32(o + ${OFF[f.wire]}, true)` }[TYPE[f.wire] as string];
-        if (!read) throw new Error(`wxwatch: ${f.wire} cannot index names`);
-        return value(`(${ref(table)}[${read}] ?? ${JSON.stringify(jsonString(f.otherwise))})`);
-      }
-      case 'digest':
-        return value(`b.digestJson(e.i)`);
-      case 'const':
-        return void lit(generic(f.value));
-      case 'get':
-        return value(f.json ? `${ref(f.json)}(e)` : `${ref(generic)}(${ref(f.get)}(e))`);
-      case 'object':
-        return members(f.fields);
-      case 'list':
-        lit('[');
-        f.items.forEach((item, i) => {
-          if (i) lit(',');
-          if (item.when) throw new Error(`wxwatch: list item ${item.name} cannot be optional`);
-          emit(item);
-        });
-        return void lit(']');
-    }
-  };
-
-  const members = (list: readonly Field[]) => {
-    lit('{');
-    list.forEach((f, i) => {
-      const key = `${i ? ',' : ''}${JSON.stringify(f.name)}:`;
-      if (!f.when) {
-        lit(key);
-        return emit(f);
-      }
-      // A member that may be absent: its comma goes with it, so it cannot come first.
-      if (!i) throw new Error(`wxwatch: the first member (${f.name}) cannot be optional`);
-      flushLit();
-      body.push(`if (${ref(f.when)}(e)) {`);
-      lit(key);
-      emit(f);
-      flushLit();
-      body.push('}');
-    });
-    lit('}');
-  };
-
-  members(fields);
-  flushLit();
+/** The prologue every generated writer shares: the record, its flags and its tail's spans
+ * (s0 … s<n>, one per TAIL part and its end). */
+export function writerPrologue(): string {
   const spans = TAIL.map((name, i) => {
     const len = name === 'code' ? `v.getUint32(o + ${OFF.code_len}, true)` : `v.getUint16(o + ${OFF[`${name}_len` as Wire]}, true)`;
     return `s${i + 1} = s${i} + ${len}`;
   });
-  const prologue = [
-    'const b = e.b, v = b.view, t = b.text, o = e.o;',
-    `const fl = v.getUint32(o + ${FLAGS}, true);`,
-    usesTail ? `const s0 = o + ${FIXED_SIZE}, ${spans.join(', ')};` : '',
-    "let out = '';",
-  ];
-  const source = `return function json(e) {\n${[...prologue, ...body, 'return out;'].join('\n')}\n}`;
-  return new Function('R', source)(refs) as (e: RecordRef) => string;
-}
-
-// Constant runs up to this long are written as stores inline; longer ones are copied.
-const INLINE_BYTES = 24;
-// The most bytes a number takes (a 64-bit value with its sign).
-const NUMBER_BYTES = 21;
-// The most bytes a name byte becomes in JSON (a control byte: \u001b), and a name's quotes.
-const ESCAPED = 6;
-
-/**
- * The same JSON as compileJson, written as bytes into a sink at sink.at (which it advances): the
- * shape's constant text pre-encoded, numbers as digits, plain name bytes copied as they are
- * checked. No string is made for a finding unless a name needs escaping or a `get` entry has
- * only a string to give.
- */
-export function compileBytes(fields: readonly Field[], generic: GenericJson, options: JsonOptions = {}): (e: RecordRef, sink: ByteSink) => void {
-  const refs: unknown[] = [];
-  const ref = (x: unknown) => `R[${refs.push(x) - 1}]`;
-  const body: string[] = [];
-  let pending = '';
-  let staticBytes = 0; // constant text and numbers, at most
-  const flushLit = () => {
-    if (!pending) return;
-    const bytes = Buffer.from(pending);
-    staticBytes += bytes.length;
-    if (bytes.length <= INLINE_BYTES) body.push(`${[...bytes].map((x, i) => `b[a + ${i}] = ${x};`).join(' ')} a += ${bytes.length};`);
-    else body.push(`a = W.bytes(b, a, ${ref(bytes)});`);
-    pending = '';
-  };
-  const lit = (t: string) => (pending += t);
-  const code = (c: string) => {
-    flushLit();
-    body.push(c);
-  };
-  const number = (c: string) => {
-    staticBytes += NUMBER_BYTES;
-    code(c);
-  };
-  // A string only a function knows: room for its UTF-8, then its bytes.
-  const dynamic = (expr: string) => code(`{ const x = ${expr}; if (a + 3 * x.length > b.length) b = s.grow(a, 3 * x.length); a = W.str(b, a, x); }`);
-  const lits = (t: string, yes: string) => code(`${t} { ${yes} }`);
-  const bool = (cond: string) => {
-    staticBytes += 5;
-    const store = (word: string) => [...Buffer.from(word)].map((x, i) => `b[a + ${i}] = ${x};`).join(' ') + ` a += ${word.length};`;
-    lits(`if (${cond})`, store('true'));
-    body.push(`else { ${store('false')} }`);
-  };
-
-  const emit = (f: Field): void => {
-    if (options.parsed && f.parsed) return dynamic(`${ref(jsonString)}(${ref(reader(f, true))}(e))`);
-    switch (f.kind) {
-      case 'int': {
-        const m = { __u8: 'getUint8', __u16: 'getUint16', __u32: 'getUint32', __s32: 'getInt32' }[TYPE[f.wire] as string];
-        if (!m) throw new Error(`wxwatch: ${f.wire} is not a 32-bit member`);
-        return number(`a = W.${m === 'getInt32' ? 'int' : 'uint'}(b, a, v.${m}(o + ${OFF[f.wire]}${m === 'getUint8' ? '' : ', true'}));`);
-      }
-      case 'low32': {
-        const at = OFF[f.wire];
-        if (f.signed) return number(`a = W.int(b, a, v.getInt32(o + ${at}, true));`);
-        return number(`a = W.uint(b, a, ${f.mask === undefined ? `v.getUint32(o + ${at}, true)` : `v.getUint32(o + ${at}, true) & ${f.mask}`});`);
-      }
-      case 'u64':
-      case 'num64': {
-        const at = OFF[f.wire];
-        if (f.kind === 'u64' && f.epoch) return number(`a = W.u64Sum(b, a, v.getUint32(o + ${at + 4}, true), v.getUint32(o + ${at}, true), bv.epochParts);`);
-        if (TYPE[f.wire] === '__s64') return number(`a = W.s64(b, a, v.getInt32(o + ${at + 4}, true), v.getUint32(o + ${at}, true));`);
-        return number(`a = W.u64(b, a, v.getUint32(o + ${at + 4}, true), v.getUint32(o + ${at}, true));`);
-      }
-      case 'flag':
-        return bool(`(fl & ${FLAG[f.flag]}) !== 0`);
-      case 'text': {
-        if (!isTail(f.text)) return code(`a = t.cJsonInto(b, a, o + ${OFF[f.text]}, ${charLength(f.text)});`);
-        const i = TAIL.indexOf(f.text);
-        const write = `a = t.jsonInto(b, a, s${i}, s${i + 1});`;
-        if (f.onlyIf === undefined) return code(write);
-        staticBytes += 2;
-        return lits(`if ((fl & ${FLAG[f.onlyIf]}) !== 0)`, write), void body.push('else { b[a] = 34; b[a + 1] = 34; a += 2; }');
-      }
-      case 'enum': {
-        const table = f.names.map((n) => Buffer.from(jsonString(n)));
-        staticBytes += Math.max(...table.map((x) => x.length), Buffer.byteLength(jsonString(f.otherwise)));
-        const read = { __u8: `v.getUint8(o + ${OFF[f.wire]})`, __u16: `v.getUint16(o + ${OFF[f.wire]}, true)`, __u32: `v.getUint32(o + ${OFF[f.wire]}, true)` }[TYPE[f.wire] as string];
-        if (!read) throw new Error(`wxwatch: ${f.wire} cannot index names`);
-        return code(`a = W.bytes(b, a, ${ref(table)}[${read}] ?? ${ref(Buffer.from(jsonString(f.otherwise)))});`);
-      }
-      case 'digest':
-        staticBytes += 66;
-        return code(`a = bv.digestJsonInto(b, a, e.i);`);
-      case 'const':
-        return void lit(generic(f.value));
-      case 'get':
-        return dynamic(f.json ? `${ref(f.json)}(e)` : `${ref(generic)}(${ref(f.get)}(e))`);
-      case 'object':
-        return members(f.fields);
-      case 'list':
-        lit('[');
-        f.items.forEach((item, i) => {
-          if (i) lit(',');
-          if (item.when) throw new Error(`wxwatch: list item ${item.name} cannot be optional`);
-          emit(item);
-        });
-        return void lit(']');
-    }
-  };
-
-  const members = (list: readonly Field[]) => {
-    lit('{');
-    list.forEach((f, i) => {
-      const key = `${i ? ',' : ''}${JSON.stringify(f.name)}:`;
-      if (!f.when) {
-        lit(key);
-        return emit(f);
-      }
-      if (!i) throw new Error(`wxwatch: the first member (${f.name}) cannot be optional`);
-      code(`if (${ref(f.when)}(e)) {`);
-      lit(key);
-      emit(f);
-      flushLit();
-      body.push('}');
-    });
-    lit('}');
-  };
-
-  members(fields);
-  flushLit();
-  const spans = TAIL.map((name, i) => {
-    const len = name === 'code' ? `v.getUint32(o + ${OFF.code_len}, true)` : `v.getUint16(o + ${OFF[`${name}_len` as Wire]}, true)`;
-    return `s${i + 1} = s${i} + ${len}`;
-  });
-  // Every name, escaped at its worst (the code's bytes are not a name: left out).
-  const names = [...TAIL.filter((n) => n !== 'code').map((n) => `v.getUint16(o + ${OFF[`${n}_len` as Wire]}, true)`)];
-  const chars = (Object.keys(TYPE) as Wire[]).filter((k) => /^char\[/.test(TYPE[k])).map((k) => charLength(k as CharWire));
-  const source = `return function bytes(e, s) {
-const bv = e.b, v = bv.view, t = bv.text, o = e.o;
-const fl = v.getUint32(o + ${FLAGS}, true);
-const s0 = o + ${FIXED_SIZE}, ${spans.join(', ')};
-const need = ${staticBytes + chars.reduce((x, y) => x + ESCAPED * y + 2, 0)} + ${ESCAPED} * (${names.join(' + ')}) + ${2 * names.length};
-let a = s.at;
-let b = a + need > s.buf.length ? s.grow(a, need) : s.buf;
-${body.join('\n')}
-s.at = a;
-}`;
-  return new Function('R', 'W', source)(refs, W) as (e: RecordRef, sink: ByteSink) => void;
+  return `const fl = v.getUint32(o + ${FLAGS}, true);\nconst s0 = o + ${FIXED_SIZE}, ${spans.join(', ')};`;
 }
 
 /** The plain object of one event's fields, in order (64-bit values as bigint). */

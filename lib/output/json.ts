@@ -5,7 +5,9 @@
 import { detectionFields, EVENT_FIELDS } from '../event-fields';
 import { MemProtAlert } from '../mem-prot-alert';
 import type { ByteSink } from '../byte-writer';
-import { compileBytes, compileJson, compileObject, Field } from '../shape';
+import { compileObject, Field } from '../shape';
+import { compileBytes } from './json-bytes';
+import { compileJson } from './json-text';
 import { SIGNATURES } from '../signatures';
 import type { Finding, SignatureMetadata } from '../signatures/signature';
 import { jsonString } from './escape';
