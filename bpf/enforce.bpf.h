@@ -40,7 +40,7 @@ static __always_inline int refuse(struct wx_scratch *s, __u32 slot, struct task_
 	c->rule = rule;
 	c->ret = -EACCES;
 	emit(s, slot, c, 0);
-	slot_put(s);
+	slot_done(s, slot);
 	return -EACCES;
 }
 
@@ -95,7 +95,7 @@ int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqpr
 		if (gained_write_shared && !(c->flags & WX_F_WRITABLE_ALIAS) && file_has_exec_view(s, slot, file))
 			c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 		if (!(c->flags & WX_F_WRITABLE_ALIAS)) {
-			slot_put(s);
+			slot_done(s, slot);
 			return 0;
 		}
 		rule = WX_RULE_ALIAS;
@@ -145,7 +145,7 @@ int BPF_PROG(lsm__mmap_file, struct file *file, unsigned long reqprot, unsigned 
 		kind = WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 	}
 	if (!rule) {
-		slot_put(s);
+		slot_done(s, slot);
 		return 0;
 	}
 	struct wx_change *c = &s->change;
@@ -186,7 +186,7 @@ int BPF_PROG(lsm__shm_shmat, struct kern_ipc_perm *perm, char *shmaddr, int shmf
 		kind = WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 	}
 	if (!rule) {
-		slot_put(s);
+		slot_done(s, slot);
 		return 0;
 	}
 	struct wx_change *c = &s->change;
@@ -233,7 +233,7 @@ int BPF_PROG(lsm__file_permission, struct file *file, int mask, int ret)
 		struct exec_find f = { .cur = w.addr & ~(WX_CODE_PAGE - 1ULL), .end = w.addr + w.len, .mm = target, .slot = slot };
 		bpf_loop(1024, exec_find_step, &f, 0);
 		if (!f.found && f.done) {
-			slot_put(s);
+			slot_done(s, slot);
 			return 0;
 		}
 		s->change.vma_start = f.v.start;

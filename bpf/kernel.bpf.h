@@ -94,6 +94,7 @@ struct rb_root_cached {
 };
 
 struct address_space {
+	unsigned long nrpages;        /* pages in the page cache: of a memfd, the bytes written */
 	struct rb_root_cached i_mmap; /* every VMA mapping the file, by file offset */
 	atomic_t i_mmap_writable; /* shared mappings that may write; < 0 once write-sealed */
 };

@@ -189,6 +189,7 @@ struct wx_scratch {
 	 * callback it runs share (512 bytes on 6.1). */
 	struct wx_change change;
 	struct wx_views views;
+	struct vma_read vma; /* a VMA being judged */
 	struct wx_share fresh_share; /* a zeroed share to insert (a map value, not on the stack) */
 	struct wx_dedup_key dedup_key;
 	struct wx_image_key image;
@@ -300,9 +301,11 @@ static __always_inline int is_memfd(struct file *file)
 	return internal_file_named(file, "memfd:", 6);
 }
 
-/* Code of a file that lives only in memory: a memfd, tmpfs/shm, ramfs, hugetlbfs, or a file
- * with no name left (deleted), with bytes in it. Not shared anonymous memory (MAP_SHARED |
- * MAP_ANONYMOUS is a nameless shmem file, "dev/zero"): it is anonymous memory, not a file. */
+/* Code of a file that lives only in memory, with bytes written into it: a memfd, tmpfs/shm,
+ * ramfs or hugetlbfs file with pages in its page cache (a memfd only sized with ftruncate has
+ * none), or a file with no name left (deleted) and a size. Not shared anonymous memory (MAP_SHARED
+ * | MAP_ANONYMOUS is a nameless shmem file, "dev/zero") nor a SysV segment ("SYSV..."): those
+ * are anonymous memory, not files. */
 static __always_inline int in_memory_file(struct file *file)
 {
 	if (!file)
@@ -311,9 +314,11 @@ static __always_inline int in_memory_file(struct file *file)
 	if (BPF_CORE_READ(inode, i_size) <= 0)
 		return 0;
 	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
-	if (magic != TMPFS_MAGIC && magic != RAMFS_MAGIC && magic != HUGETLBFS_MAGIC && BPF_CORE_READ(inode, i_nlink) != 0)
+	if (magic != TMPFS_MAGIC && magic != RAMFS_MAGIC && magic != HUGETLBFS_MAGIC)
+		return BPF_CORE_READ(inode, i_nlink) == 0;
+	if (!BPF_CORE_READ(file, f_mapping, nrpages))
 		return 0;
-	return !internal_file_named(file, "dev/zero", 8);
+	return !internal_file_named(file, "dev/zero", 8) && !internal_file_named(file, "SYSV", 4);
 }
 
 /* The flags of a change that made memory executable: whether it was written since it was
@@ -758,15 +763,9 @@ static __always_inline void throttle(struct wx_share *share, struct wx_change *c
 /* Builds one record from the slot's change and writes it into the ring buffer, unless dedup suppresses
  * it, the call's tally has written its share (counted into the tally's summary), or the
  * process is past its fair share of a filling ring (counted into the process's summary).
- * Summaries (WX_F_SUMMARY) bypass all three: each stands for records already counted. A
- * global function: the verifier checks it once, not at each of its many callers. */
-__noinline int emit_change(__u32 slot, struct wx_tally *tally)
+ * Summaries (WX_F_SUMMARY) bypass all three: each stands for records already counted. */
+static __always_inline int write_change(struct wx_scratch *s, __u32 slot, struct wx_tally *tally)
 {
-	/* The slot by its index: a map value the helpers take (a pointer argument would be plain
-	 * memory to the verifier, which 6.1's map helpers refuse). */
-	struct wx_scratch *s = slot_at(slot);
-	if (!s)
-		return 0;
 	struct wx_change *c = &s->change;
 	struct wx_record *r = (void *)s->record;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -775,7 +774,7 @@ __noinline int emit_change(__u32 slot, struct wx_tally *tally)
 	count(WX_CNT_SEEN);
 	int summary = (c->flags & WX_F_SUMMARY) != 0;
 	/* (a summary's members were counted each) */
-	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_ALIAS_UNSURE | WX_F_RANGE_UNSURE)))
+	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_ALIAS_UNSURE | WX_F_RANGE_UNSURE | WX_F_OUTCOME_LATE)))
 		count(WX_CNT_DEGRADED);
 
 	/* First what dedup needs, so that a suppressed alert costs no more than that. */
@@ -908,28 +907,49 @@ __noinline int emit_change(__u32 slot, struct wx_tally *tally)
 	return 0;
 }
 
-/* The current process's pending fair-share summary, written once the ring has room again. */
-static __always_inline void flush_share(struct wx_scratch *s, __u32 slot)
+/* The current process's pending fair-share summary, into the slot's change, if the ring has
+ * room for it again. */
+static __always_inline int pending_share(struct wx_scratch *s)
 {
 	struct wx_share *share = bpf_map_lookup_elem(&wx_shares, &s->image);
 	if (!share || !share->pending)
-		return;
+		return 0;
 	if (bpf_ringbuf_query(&wx_events, BPF_RB_AVAIL_DATA) * 2 >= ring_bytes)
-		return;
+		return 0;
 	__u64 n = __sync_lock_test_and_set(&share->pending, 0);
 	if (!n)
-		return;
+		return 0;
 	__u32 flags = __sync_lock_test_and_set(&share->flags, 0);
 	summary_of(&s->change, share->alert, share->event, flags, n, share->first, share->last, WX_SYS_OTHER);
-	emit_change(slot, 0);
+	return 1;
 }
 
-/* The slot's change (c: always &s->change), as a record (or counted), and the process's
- * pending summary if it can go now. */
+/* The slot's change as a record (or counted). A global function: the verifier checks it once,
+ * not at each of its many callers, and its frame is apart from theirs. */
+__noinline int emit_change(__u32 slot, struct wx_tally *tally)
+{
+	/* The slot by its index: a map value the helpers take (a pointer argument would be plain
+	 * memory to the verifier, which 6.1's map helpers refuse). */
+	struct wx_scratch *s = slot_at(slot);
+	if (!s)
+		return 0;
+	return write_change(s, slot, tally);
+}
+
+/* The slot's change (c: always &s->change), as a record (or counted). */
 static __always_inline void emit(struct wx_scratch *s, __u32 slot, struct wx_change *c, struct wx_tally *tally)
 {
 	emit_change(slot, tally);
-	flush_share(s, slot);
+}
+
+/* Gives the slot back, writing first the current process's pending fair-share summary if the
+ * ring has room for it again (from the hook itself, not deep in a walk: the stack is short). */
+static __always_inline void slot_done(struct wx_scratch *s, __u32 slot)
+{
+	image_of(&s->image, bpf_get_current_task_btf());
+	if (pending_share(s))
+		emit_change(slot, 0);
+	slot_put(s);
 }
 
 /* At the end of a call: one summary record per kind its tally counted past WX_CALL_RECORDS. */

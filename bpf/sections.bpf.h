@@ -22,11 +22,13 @@
 
 #define PAGE_SIZE 4096ULL
 
+/* 24 bytes: the section, with 256 of these, must stay under the 8 KiB a task storage value may
+ * have on Debian's newest kernels. */
 struct wx_prev {
 	__u64 start;
-	__u64 end;
 	__u64 flags;
-	__u64 written; /* WX_F_WRITTEN if it had an anon_vma then: after the call it may have merged
+	__u32 pages;   /* its length */
+	__u32 written; /* WX_F_WRITTEN if it had an anon_vma then: after the call it may have merged
 			* with a written neighbour and have one it never earned */
 };
 
@@ -57,13 +59,19 @@ struct {
 	__type(value, struct wx_section);
 } wx_sections SEC(".maps");
 
+/* A walk over the section's VMAs: the state a bpf_loop callback carries, kept small (the stack
+ * is shared by the hook, the callback and the record builder's frames: 512 bytes in all); the
+ * section itself is the task's, looked up again in each step. */
 struct walk {
-	struct wx_section *sec;
-	__u64 mm;
 	__u64 cur;
 	__u32 slot;
 	__u32 done; /* the range was walked to its end */
 };
+
+static __always_inline struct wx_section *current_section(void)
+{
+	return bpf_task_storage_get(&wx_sections, bpf_get_current_task_btf(), 0, 0);
+}
 
 /* Remembers the i-th VMA the range may change, as it is before the call: every VMA that
  * intersects it, past gaps (PROT_GROWSDOWN moves the start down to a VMA past one; any other
@@ -71,10 +79,10 @@ struct walk {
 static long snapshot_step(__u32 i, void *data)
 {
 	struct walk *w = data;
-	struct wx_section *sec = w->sec;
+	struct wx_section *sec = current_section();
 	struct wx_scratch *s = slot_at(w->slot);
 	struct vma_read v = {};
-	if (!s || w->cur >= sec->end || vma_from(&s->node, w->mm, w->cur, &v) || v.start >= sec->end)
+	if (!s || !sec || w->cur >= sec->end || vma_from(&s->node, sec->mm, w->cur, &v) || v.start >= sec->end)
 		return 1;
 	if (i >= WX_SNAPSHOT_VMAS) {
 		sec->overflow = 1;
@@ -82,7 +90,7 @@ static long snapshot_step(__u32 i, void *data)
 	}
 	struct wx_prev *p = &sec->vmas[i & (WX_SNAPSHOT_VMAS - 1)];
 	p->start = v.start;
-	p->end = v.end;
+	p->pages = (v.end - v.start) >> 12;
 	p->flags = v.flags;
 	struct vm_area_struct *vma = v.vma; /* a local: CORE_READ would relocate v.vma too */
 	p->written = BPF_CORE_READ(vma, anon_vma) ? WX_F_WRITTEN : 0;
@@ -137,27 +145,27 @@ static __always_inline int judge_exec(struct wx_scratch *s, __u32 slot, struct w
 static long judge_step(__u32 i, void *data)
 {
 	struct walk *w = data;
-	struct wx_section *sec = w->sec;
+	struct wx_section *sec = current_section();
 	struct wx_scratch *s = slot_at(w->slot);
-	if (!s || i >= sec->nvmas)
+	if (!s || !sec || i >= sec->nvmas)
 		return 1;
 	struct wx_prev *prev = &sec->vmas[i & (WX_SNAPSHOT_VMAS - 1)];
-	__u64 prev_start = prev->start, prev_end = prev->end, prev_flags = prev->flags;
+	__u64 prev_start = prev->start, prev_end = prev->start + ((__u64)prev->pages << 12), prev_flags = prev->flags;
 	__u32 prev_written = prev->written;
 	__u64 probe = prev_start > sec->start ? prev_start : sec->start;
 	__u64 until = prev_end < sec->end ? prev_end : sec->end;
-	struct vma_read post = {};
-	if (probe >= sec->end || vma_at(&s->node, w->mm, probe, &post))
+	struct vma_read *post = &s->vma; /* in the slot: the stack is shared with emit's frames */
+	if (probe >= sec->end || vma_at(&s->node, sec->mm, probe, post))
 		return 0;
 	struct wx_change *c = &s->change;
 	__builtin_memset(c, 0, sizeof(*c));
-	if ((prev_flags & VM_ACCESS) == (post.flags & VM_ACCESS)) {
+	if ((prev_flags & VM_ACCESS) == (post->flags & VM_ACCESS)) {
 		/* Not changed. Asked for and refused (or never reached): a denied attempt. */
 		if (emit_denied) {
 			__u64 asked = (prev_flags & ~VM_ACCESS) | requested_flags(sec);
 			c->alert = judge(prev_flags, asked);
 			if (c->alert) {
-				change_of(c, sec, &post, prev_start, prev_end, prev_flags);
+				change_of(c, sec, post, prev_start, prev_end, prev_flags);
 				c->new_flags = asked;
 				c->flags |= WX_F_DENIED;
 				emit(s, w->slot, c, &sec->tally);
@@ -165,9 +173,9 @@ static long judge_step(__u32 i, void *data)
 		}
 		return 0;
 	}
-	if (!judge_exec(s, w->slot, c, &post, prev_flags, prev_written, probe, until))
+	if (!judge_exec(s, w->slot, c, post, prev_flags, prev_written, probe, until))
 		return 0;
-	change_of(c, sec, &post, prev_start, prev_end, prev_flags);
+	change_of(c, sec, post, prev_start, prev_end, prev_flags);
 	emit(s, w->slot, c, &sec->tally);
 	return 0;
 }
@@ -177,30 +185,30 @@ static long judge_step(__u32 i, void *data)
 static long overflow_step(__u32 i, void *data)
 {
 	struct walk *w = data;
-	struct wx_section *sec = w->sec;
+	struct wx_section *sec = current_section();
 	struct wx_scratch *s = slot_at(w->slot);
-	struct vma_read post = {};
-	if (!s)
+	if (!s || !sec)
 		return 1;
-	if (w->cur >= sec->end || vma_from(&s->node, w->mm, w->cur, &post) || post.start >= sec->end) {
+	struct vma_read *post = &s->vma;
+	if (w->cur >= sec->end || vma_from(&s->node, sec->mm, w->cur, post) || post->start >= sec->end) {
 		w->done = 1;
 		return 1;
 	}
-	w->cur = post.end;
-	if (!(post.flags & VM_EXEC) || (post.flags & VM_ACCESS) != requested_flags(sec))
+	w->cur = post->end;
+	if (!(post->flags & VM_EXEC) || (post->flags & VM_ACCESS) != requested_flags(sec))
 		return 0;
 	struct wx_change *c = &s->change;
 	__builtin_memset(c, 0, sizeof(*c));
-	c->alert = post.flags & VM_WRITE ? WX_ALERT_MPROT_X_ADD : WX_ALERT_MPROT_W_REM;
-	c->flags = WX_F_PREV_UNKNOWN | memory_flags(post.vma, post.file);
-	change_of(c, sec, &post, post.start, post.end, 0);
+	c->alert = post->flags & VM_WRITE ? WX_ALERT_MPROT_X_ADD : WX_ALERT_MPROT_W_REM;
+	c->flags = WX_F_PREV_UNKNOWN | memory_flags(post->vma, post->file);
+	change_of(c, sec, post, post->start, post->end, 0);
 	emit(s, w->slot, c, &sec->tally);
 	return 0;
 }
 
 static __always_inline void judge_change_section(struct wx_section *sec, __u32 slot)
 {
-	struct walk w = { .sec = sec, .mm = sec->mm, .slot = slot };
+	struct walk w = { .slot = slot };
 	bpf_loop(WX_SNAPSHOT_VMAS, judge_step, &w, 0);
 	if (sec->overflow) {
 		count(WX_CNT_VMA_TRUNCATED);
@@ -216,25 +224,27 @@ static __always_inline void judge_change_section(struct wx_section *sec, __u32 s
 static __always_inline void judge_create_section(struct wx_section *sec, __u32 slot)
 {
 	struct wx_scratch *s = slot_at(slot);
-	struct vma_read v = {};
+	if (!s)
+		return;
+	struct vma_read *v = &s->vma;
 	int fixed = (sec->call.map_flags & MAP_FIXED) && sec->call.kind == WX_CALL_CREATE &&
 		    sec->call.syscall != WX_SYS_EXECVE && sec->call.syscall != WX_SYS_EXECVEAT;
 	__u64 at = fixed ? sec->call.addr : sec->stored;
-	if (!s || !sec->stored || vma_at(&s->node, sec->mm, at, &v))
+	if (!sec->stored || vma_at(&s->node, sec->mm, at, v))
 		return;
-	if (!(v.flags & VM_EXEC) && (v.flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
+	if (!(v->flags & VM_EXEC) && (v->flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
 		return;
 	struct wx_change *c = &s->change;
 	__builtin_memset(c, 0, sizeof(*c));
-	if (v.flags & VM_EXEC) {
-		c->alert = v.flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
+	if (v->flags & VM_EXEC) {
+		c->alert = v->flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
 		/* a new mapping is not written yet (a merged neighbour's anon_vma says nothing of it) */
-		c->flags |= memory_flags(v.vma, v.file) & WX_F_IN_MEMORY_FILE;
+		c->flags |= memory_flags(v->vma, v->file) & WX_F_IN_MEMORY_FILE;
 	}
-	judge_alias(s, slot, v.vma, v.file, v.start, v.start, v.end, v.flags, (v.flags & VM_EXEC) != 0);
+	judge_alias(s, slot, v->vma, v->file, v->start, v->start, v->end, v->flags, (v->flags & VM_EXEC) != 0);
 	if (!c->alert && !(c->flags & (WX_F_WRITABLE_ALIAS | WX_F_IN_MEMORY_FILE | WX_F_WRITTEN)))
 		return;
-	change_of(c, sec, &v, v.start, v.end, 0);
+	change_of(c, sec, v, v->start, v->end, 0);
 	c->addr = at;
 	emit(s, slot, c, &sec->tally);
 }
@@ -254,7 +264,7 @@ static __always_inline int on_read_lock(struct task_struct *task, __u64 lock_mm,
 		return 0;
 	}
 	judge_write(s, slot, task, lock_mm, w.addr, w.len, &w, call->syscall);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -302,9 +312,9 @@ static __always_inline int on_lock_acquired(__u64 lock_mm, __u64 write, __u64 su
 			sec->overflow = 1;
 			return 0;
 		}
-		struct walk w = { .sec = sec, .mm = sec->mm, .cur = sec->start, .slot = slot };
+		struct walk w = { .cur = sec->start, .slot = slot };
 		bpf_loop(WX_SNAPSHOT_VMAS + 1, snapshot_step, &w, 0);
-		slot_put(s);
+		slot_done(s, slot);
 	}
 	return 0;
 }
@@ -336,11 +346,11 @@ static __always_inline int on_lock_released(__u64 lock_mm)
 	if (!sec || !sec->mm || sec->mm != lock_mm)
 		return 0;
 	struct mm_struct *mm = task->mm;
-	struct wx_call now = {};
-	call_number(task, &now);
+	__u8 ia32 = 0;
+	__s32 nr = call_nr(task, &ia32);
 	/* The section must be this call's: same mm, same system call (its registers, never the
 	 * user memory an argument block may sit in). */
-	if ((__u64)mm == sec->mm && now.nr == sec->call.nr && now.ia32 == sec->call.ia32) {
+	if ((__u64)mm == sec->mm && nr == sec->call.nr && ia32 == sec->call.ia32) {
 		__u32 slot;
 		struct wx_scratch *s = slot_take(&slot);
 		if (s) {
@@ -349,7 +359,7 @@ static __always_inline int on_lock_released(__u64 lock_mm)
 			else
 				judge_create_section(sec, slot);
 			flush_tally(slot, &sec->tally, sec->call.syscall);
-			slot_put(s);
+			slot_done(s, slot);
 		} else {
 			count(WX_CNT_NO_STATE);
 		}

@@ -119,6 +119,16 @@ static __always_inline struct pt_regs *call_number(struct task_struct *task, str
 	return regs;
 }
 
+/* The call's number and whether it came in through the i386 entry, and nothing else: enough to
+ * tell whether a lock section still belongs to the call that opened it. */
+static __always_inline __s32 call_nr(struct task_struct *task, __u8 *ia32)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__s32 nr = (__s32)BPF_CORE_READ(regs, orig_ax);
+	*ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+	return !*ia32 && (nr & X32_SYSCALL_BIT) ? nr & ~X32_SYSCALL_BIT : nr;
+}
+
 /* Decodes the current call. Returns its kind (WX_CALL_NONE for calls that neither create nor
  * change mappings nor may write another process's memory). */
 static __always_inline int current_call(struct task_struct *task, struct wx_call *c)

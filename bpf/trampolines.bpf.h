@@ -29,11 +29,13 @@
 struct wx_fixup {
 	struct wx_change change;
 	struct wx_tally tally;
-	__u64 start;    /* the part of the VMA changed */
+	__u64 vma;      /* the call of mprotect_fixup stashed: its VMA and the part changed */
+	__u64 start;
 	__u64 end;
 	__u8 active;    /* between fentry and fexit of mprotect_fixup */
+	__u8 filtered;  /* that call's process is not judged (counted as filtered once) */
 	__u8 in_call;   /* between fentry and fexit of do_mprotect_pkey */
-	__u8 _pad[6];
+	__u8 _pad[5];
 };
 
 struct {
@@ -96,67 +98,155 @@ int BPF_PROG(fexit__do_mprotect_pkey)
 		return 0;
 	}
 	flush_tally(slot, &f->tally, f->change.syscall);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
 /* mprotect_fixup(vmi, tlb, vma, pprev, start, end, newflags) since 6.2; no vmi before. */
-SEC("fentry/mprotect_fixup")
-int BPF_PROG(fentry__mprotect_fixup)
+struct fixup_args {
+	__u64 vma;
+	__u64 start;
+	__u64 end;
+	__u64 newflags;
+};
+
+static __always_inline void fixup_args_of(void *ctx, struct fixup_args *a)
 {
 	__u32 base = bpf_get_func_arg_cnt(ctx) >= 7 ? 2 : 1;
-	__u64 vma_arg = 0, start = 0, end = 0, newflags = 0;
-	bpf_get_func_arg(ctx, base, &vma_arg);
-	bpf_get_func_arg(ctx, base + 2, &start);
-	bpf_get_func_arg(ctx, base + 3, &end);
-	bpf_get_func_arg(ctx, base + 4, &newflags);
-	if (!(newflags & VM_EXEC))
+	bpf_get_func_arg(ctx, base, &a->vma);
+	bpf_get_func_arg(ctx, base + 2, &a->start);
+	bpf_get_func_arg(ctx, base + 3, &a->end);
+	bpf_get_func_arg(ctx, base + 4, &a->newflags);
+}
+
+/* Whether the task's stash is this very call of mprotect_fixup's: same VMA, range and flags. */
+static __always_inline int stash_is(struct wx_fixup *f, struct fixup_args *a)
+{
+	return f->vma == a->vma && f->start == a->start && f->end == a->end && f->change.new_flags == a->newflags;
+}
+
+/* A stash whose exit every copy missed (each was skipped, its CPU busy with a preempted run):
+ * judged now, on what the VMA became, flagged. The lock is held (the next change is under it). */
+static __always_inline void judge_late(struct task_struct *task, struct wx_fixup *f)
+{
+	f->active = 0;
+	if (f->filtered)
+		return;
+	__u32 slot;
+	struct wx_scratch *s = slot_take(&slot);
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return;
+	}
+	struct wx_change *c = &s->change;
+	__builtin_memcpy(c, &f->change, sizeof(*c));
+	struct vma_read *now = &s->vma;
+	if (vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, now) ||
+	    (now->flags & VM_ACCESS) != (c->new_flags & VM_ACCESS)) {
+		slot_done(s, slot); /* not applied, or changed again since: nothing to say of it */
+		return;
+	}
+	c->flags |= WX_F_OUTCOME_LATE;
+	emit(s, slot, c, 0);
+	slot_done(s, slot);
+}
+
+/* What a change is, from the VMA before it (the outcome is the exit's to judge). */
+static __always_inline void describe_change(struct wx_change *c, struct task_struct *task, struct vm_area_struct *vma,
+					    struct fixup_args *a, __u64 prev, __u32 alert)
+{
+	__builtin_memset(c, 0, sizeof(*c));
+	c->new_flags = a->newflags;
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	c->vma_start = BPF_CORE_READ(vma, vm_start);
+	c->vma_end = BPF_CORE_READ(vma, vm_end);
+	c->prev_flags = prev;
+	c->file = file;
+	c->alert = alert;
+	if (!(prev & VM_EXEC))
+		c->flags |= memory_flags(vma, file);
+	call_context(c, task, a->start, a->end);
+}
+
+/* A task with no state to carry the change to its exit (its storage busy, as a preempted run on
+ * the same CPU can leave it): reported now, its outcome unknown, flagged, never dropped. */
+static __always_inline void report_unawaited(struct task_struct *task, struct vm_area_struct *vma,
+					     struct fixup_args *a, __u64 prev, __u32 alert)
+{
+	count(WX_CNT_NO_STATE);
+	if (skip_process(task))
+		return;
+	__u32 slot;
+	struct wx_scratch *s = slot_take(&slot);
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return;
+	}
+	describe_change(&s->change, task, vma, a, prev, alert);
+	s->change.flags |= WX_F_OUTCOME_UNKNOWN;
+	emit(s, slot, &s->change, 0);
+	slot_done(s, slot);
+}
+
+/* Entry: the VMA before the change. Several copies are attached (FIXUP_COPIES): on a preemptible
+ * kernel a copy preempted mid-run makes the kernel skip that copy on its CPU, and the next copy
+ * then does the work; the first copy to run does it, the others see it done. */
+static __always_inline int on_fixup_entry(void *ctx)
+{
+	struct fixup_args a = {};
+	fixup_args_of(ctx, &a);
+	if (!(a.newflags & VM_EXEC))
 		return 0;
-	struct vm_area_struct *vma = (void *)vma_arg;
+	struct vm_area_struct *vma = (void *)a.vma;
 	__u64 prev = BPF_CORE_READ(vma, vm_flags);
-	__u32 alert = judge(prev, newflags);
+	__u32 alert = judge(prev, a.newflags);
 	if (!alert) /* every change that gains EXEC or WRITE with it has an alert kind */
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	if (skip_process(task))
-		return 0;
 	struct wx_fixup *f = bpf_task_storage_get(&wx_fixups, task, 0, 0);
+	if (f && f->active) {
+		if (stash_is(f, &a))
+			return 0; /* an earlier copy took this one */
+		judge_late(task, f);
+	}
 	if (!f) {
 		f = bpf_task_storage_get(&wx_fixups, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!f) {
-			count(WX_CNT_NO_STATE);
+			report_unawaited(task, vma, &a, prev, alert);
 			return 0;
 		}
 		/* the first candidate of this task: its call began before there was state to mark */
 		f->in_call = 1;
 		f->tally.records = 0;
 	}
-	struct wx_change *c = &f->change;
-	__builtin_memset(c, 0, sizeof(*c));
-	struct file *file = BPF_CORE_READ(vma, vm_file);
-	c->vma_start = BPF_CORE_READ(vma, vm_start);
-	c->vma_end = BPF_CORE_READ(vma, vm_end);
-	c->prev_flags = prev;
-	c->new_flags = newflags;
-	c->file = file;
-	c->alert = alert;
-	if (!(prev & VM_EXEC))
-		c->flags |= memory_flags(vma, file);
-	call_context(c, task, start, end);
-	f->start = start;
-	f->end = end;
+	f->vma = a.vma;
+	f->start = a.start;
+	f->end = a.end;
 	f->active = 1;
+	/* counted once, by the copy that took it */
+	f->filtered = skip_process(task);
+	if (f->filtered)
+		return 0;
+	describe_change(&f->change, task, vma, &a, prev, alert);
 	return 0;
 }
 
-SEC("fexit/mprotect_fixup")
-int BPF_PROG(fexit__mprotect_fixup)
+/* Exit: whether the change was applied (the first copy to run decides, see on_fixup_entry). */
+static __always_inline int on_fixup_exit(void *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_fixup *f = bpf_task_storage_get(&wx_fixups, task, 0, 0);
 	if (!f || !f->active)
 		return 0;
+	struct fixup_args a = {};
+	fixup_args_of(ctx, &a);
+	if (!stash_is(f, &a))
+		return 0; /* a stash of a change whose entry copies all missed this one: judged late */
 	f->active = 0;
+	if (f->filtered)
+		return 0;
 	__u64 ret = 0;
 	bpf_get_func_ret(ctx, &ret);
 	if ((int)ret != 0) {
@@ -177,14 +267,30 @@ int BPF_PROG(fexit__mprotect_fixup)
 	if (!(c->flags & WX_F_DENIED) && !(c->prev_flags & VM_EXEC)) {
 		/* The lock is still held: the VMA now at start is the one changed (or what it merged
 		 * into); its file views decide the alias. */
-		struct vma_read post = {};
-		if (!vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, &post))
-			judge_alias(s, slot, post.vma, post.file, post.start, f->start, f->end, post.flags, 1);
+		struct vma_read *post = &s->vma;
+		if (!vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, post))
+			judge_alias(s, slot, post->vma, post->file, post->start, f->start, f->end, post->flags, 1);
 	}
 	emit(s, slot, c, f->in_call ? &f->tally : 0);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
+
+#define FIXUP_COPY(n)                                                                              \
+	SEC("fentry/mprotect_fixup")                                                               \
+	int BPF_PROG(fentry__mprotect_fixup_##n)                                                   \
+	{                                                                                          \
+		return on_fixup_entry(ctx);                                                        \
+	}                                                                                          \
+	SEC("fexit/mprotect_fixup")                                                                \
+	int BPF_PROG(fexit__mprotect_fixup_##n)                                                    \
+	{                                                                                          \
+		return on_fixup_exit(ctx);                                                         \
+	}
+
+FIXUP_COPY(0)
+FIXUP_COPY(1)
+FIXUP_COPY(2)
 
 /* mmap_region(file, addr, len, vm_flags, pgoff, uf): every new mapping, of any call (mmap, shmat,
  * execve's images). Called with the lock held; ret is where it landed, or an error. */
@@ -222,14 +328,14 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	c->vma_end = ret + len;
 	c->new_flags = vm_flags;
 	c->file = file; /* the caller holds a reference for the whole call */
-	struct vma_read v = {};
-	if (file && !vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), ret, &v))
-		judge_alias(s, slot, v.vma, file, v.start, ret, ret + len, v.flags, exec);
+	struct vma_read *v = &s->vma;
+	if (file && !vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), ret, v))
+		judge_alias(s, slot, v->vma, file, v->start, ret, ret + len, v->flags, exec);
 	if (alert || (c->flags & (WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS))) {
 		call_context(c, task, ret, ret + len);
 		emit(s, slot, c, 0);
 	}
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -267,7 +373,7 @@ int BPF_PROG(fexit__security_file_mprotect, struct vm_area_struct *vma, unsigned
 	c->ret = ret;
 	call_context(c, task, c->vma_start, c->vma_end);
 	emit(s, slot, c, 0);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -300,11 +406,11 @@ static __always_inline int on_remote_pages(__u64 mm, __u64 start, __u64 nr_pages
 		count(WX_CNT_LOST_BUSY);
 		return 0;
 	}
-	struct vma_read v = {};
+	struct vma_read *v = &s->vma;
 	/* an execve writing its arguments into the new stack is not a write into code */
-	if (!vma_at(&s->node, mm, start, &v) && (v.flags & VM_STACK_INCOMPLETE_SETUP) != VM_STACK_INCOMPLETE_SETUP)
+	if (!vma_at(&s->node, mm, start, v) && (v->flags & VM_STACK_INCOMPLETE_SETUP) != VM_STACK_INCOMPLETE_SETUP)
 		judge_write(s, slot, task, mm, start, nr_pages * WX_CODE_PAGE, &w, call.syscall);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -367,7 +473,7 @@ static __always_inline int on_uffd_fill(__u64 mm, __u64 dst, __u64 len, __u64 sr
 	struct wx_call call = {};
 	call_number(task, &call);
 	judge_write(s, slot, task, mm, dst, len, &w, call.syscall);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 
@@ -421,7 +527,7 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	}
 	struct wx_views *w = walk_views(s, slot, file, 0, 0, ~0ULL, 1);
 	if (!w->found || skip_process(task)) {
-		slot_put(s);
+		slot_done(s, slot);
 		return 0;
 	}
 	struct wx_call call = {};
@@ -455,7 +561,7 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	if (!wr.len)
 		c->flags |= WX_F_RANGE_UNSURE;
 	emit(s, slot, c, 0);
-	slot_put(s);
+	slot_done(s, slot);
 	return 0;
 }
 

@@ -125,6 +125,8 @@ enum wx_flag {
 	WX_F_CROSS_PROCESS = 1 << 18,   /* the writer is another process than the target */
 	WX_F_TRACER = 1 << 19,          /* the writer is the target's ptrace tracer */
 	WX_F_RANGE_UNSURE = 1 << 20,    /* the written range was read from the writer's memory */
+	WX_F_OUTCOME_LATE = 1 << 21,    /* judged on the VMA's later state: the exit was skipped */
+	WX_F_OUTCOME_UNKNOWN = 1 << 22, /* reported before the change: no state to await its outcome */
 };
 
 /* Allowlists and scopes: one hash map per kind (keys below), value = WX_ACT_*. A process whose
@@ -168,7 +170,7 @@ enum wx_counter {
 	WX_CNT_FILTERED = 2,    /* EXEC-requesting calls of filtered processes (not judged) */
 	WX_CNT_SUPPRESSED = 3,  /* alerts dropped by dedup */
 	WX_CNT_VMA_TRUNCATED = 4, /* ranges with more VMAs than a snapshot holds (rest: degraded) */
-	WX_CNT_NO_STATE = 5,    /* calls whose state could not be stored: judged as degraded */
+	WX_CNT_NO_STATE = 5,    /* calls whose state could not be stored: judged as degraded or unawaited */
 	WX_CNT_DEGRADED = 6,    /* records not judged exactly (WX_F_PREV_UNKNOWN) */
 	WX_CNT_CODE_SKIPPED = 7, /* records that went without code: capture budget spent */
 	WX_CNT_LOST_BUSY = 8,   /* not written: every work slot of the CPU was held (preemption) */

@@ -48,12 +48,13 @@ Watches every process on this host for memory that was writable becoming executa
                             wxwatch.code.sha256 (multiple of 4096, at most 65536; 0: off)
   --capture-dir DIR         also store each distinct piece of code once, as DIR/SHA256.bin
                             (0600, 256 MiB in all at most)
-  --output FILE             append output lines to FILE instead of stdout (created 0600, never
-                            through a symlink; reopened on SIGHUP, for logrotate)
+  --output FILE             append output lines to FILE instead of stdout (a regular file,
+                            created 0600, never through a symlink; reopened on SIGHUP, for
+                            logrotate)
   --metrics [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics (HOST
                             defaults to 127.0.0.1)
   --max-output-bytes N      stdout bytes queued for a slow reader before lines are dropped
-                            and counted (default 16777216)
+                            and counted (default 16777216, at least 65536)
   -h, --help                this text
 
 Needs root (or CAP_BPF and CAP_PERFMON). Stop with Ctrl-C or SIGTERM (a second one exits at
@@ -61,6 +62,8 @@ once). Exit codes: 0 stopped, 2 bad arguments, 77 missing privileges or kernel f
 1 load/attach failure or a failed self-check, 130/143 a second SIGINT/SIGTERM.`;
 
 const DEFAULT_MAX_OUTPUT_BYTES = 16 << 20;
+// Room for at least one largest line (about 29 KB: the longest paths, all control bytes, escaped).
+const MIN_MAX_OUTPUT_BYTES = 64 << 10;
 // On stop, how long a slow stdout gets to take what is queued; the rest is counted as dropped.
 const FLUSH_ON_STOP_MS = 2000;
 
@@ -128,14 +131,19 @@ function merge(a: ProcessSelector, b: ProcessSelector): ProcessSelector {
   return out as ProcessSelector;
 }
 
-function summary(s: SensorStats, outputDropped: number): string {
+function summary(s: SensorStats, outputDropped: number, captures?: CaptureDir): string {
+  const code = captures
+    ? `; code stored ${captures.written}, not stored ${captures.errors + captures.skippedFull} (${captures.errors} failed, ${captures.skippedFull} over the budget)`
+    : '';
   return (
     `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
     `malformed ${s.malformed}, in flight ${s.inFlight}, batches ${s.batches}; ` +
     `degraded ${s.degraded} (prev unknown), no state ${s.noState}, oversized ranges ${s.vmaTruncated}; ` +
     `findings ${s.findings}` +
     Object.entries(s.findingsBySignature).map(([id, n]) => ` ${id} ${n}`).join(',') +
-    `, alerts ${s.alerts}, denied ${s.denied}, dropped ${s.dropped + outputDropped}`
+    `, self-checks of other sensors ${s.selfChecksOfOthers}` +
+    `, alerts ${s.alerts}, denied ${s.denied}, dropped ${s.dropped + outputDropped}` +
+    code
   );
 }
 
@@ -207,9 +215,20 @@ async function main(): Promise<void> {
   // stderr gone (EPIPE) must not become an uncaught exception either.
   process.stderr.on('error', () => {});
   const say = (line: string) => process.stderr.write(`wxwatch: ${line.replace(/^wxwatch: /, '')}\n`);
+  // SIGHUP's default action kills: caught from here on; a reload asked for before the sensor is
+  // watching waits until it is.
+  let hupBeforeWatching = false;
+  const earlyHup = () => {
+    hupBeforeWatching = true;
+    say('SIGHUP before watching: deferred until watching');
+  };
+  process.on('SIGHUP', earlyHup);
   if (args.format !== 'json' && args.format !== 'text') fail(`--format must be json or text, got "${args.format}"`, 2);
   const ringBufferBytes = numberFlag('ring-buffer-bytes', args['ring-buffer-bytes']);
   const maxOutputBytes = numberFlag('max-output-bytes', args['max-output-bytes']) ?? DEFAULT_MAX_OUTPUT_BYTES;
+  if (maxOutputBytes < MIN_MAX_OUTPUT_BYTES) {
+    fail(`--max-output-bytes must be at least ${MIN_MAX_OUTPUT_BYTES} (room for one largest line), got ${maxOutputBytes}`, 2);
+  }
   const captureBytes = numberFlag('capture-bytes', args['capture-bytes']);
 
   const filterFile = args['filter-file'];
@@ -237,7 +256,7 @@ async function main(): Promise<void> {
       ...filters(),
     });
     listen = args.metrics === undefined ? undefined : parseListenAddress(args.metrics);
-    captures = args['capture-dir'] ? new CaptureDir(args['capture-dir']) : undefined;
+    captures = args['capture-dir'] ? new CaptureDir(args['capture-dir'], undefined, { report: say }) : undefined;
   } catch (err) {
     fail((err as Error).message, 2);
   }
@@ -278,6 +297,9 @@ async function main(): Promise<void> {
     mode = started.mode;
     const why = started.fallbacks.length ? ` (${describeFallbacks(started.fallbacks)})` : '';
     say(`mode ${mode}${why}`);
+    for (const note of started.notes) say(`not seen here: ${note}`);
+    for (const warning of started.warnings) say(`warning: ${warning}`);
+    for (const what of started.notRefused) say(`enforcement cannot refuse: ${what}`);
     metrics?.setMode(mode);
   } catch (err) {
     startFailure(err);
@@ -290,7 +312,7 @@ async function main(): Promise<void> {
     await sensor.close();
     fail(`${(err as Error).message} (mode ${mode}); not watching`, 1);
   }
-  say(`attached; watching mprotect, pkey_mprotect, mmap and shmat (every ABI) (pid ${process.pid})`);
+  say(`attached; watching memory made executable, executable aliases and writes into executable memory (every ABI) (pid ${process.pid})`);
   if (metrics && listen) {
     collectDefaultMetrics({ register: metrics.registry });
     serveMetrics(metrics.registry, listen).then(
@@ -305,19 +327,19 @@ async function main(): Promise<void> {
     stopping = true;
     void sensor.close().then(async (stats) => {
       await output.finish(FLUSH_ON_STOP_MS);
-      say(`${why}: stopped; ${summary(stats, output.dropped)}`);
+      say(`${why}: stopped; ${summary(stats, output.dropped, captures)}`);
       process.exit(0);
     });
   }
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (!stopping) return stop(signal);
     // A second signal: the user does not want to wait for the drain or a slow stdout.
-    say(`${signal} again: exiting now; ${summary(sensor.stats(), output.dropped)}`);
+    say(`${signal} again: exiting now; ${summary(sensor.stats(), output.dropped, captures)}`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   // Filters change while running: edit the file, send SIGHUP. A bad file keeps the old filters:
   // everything is read, checked and encoded before anything reaches the kernel.
-  process.on('SIGHUP', () => {
+  const reload = () => {
     try {
       sensor.setFilters(filters());
       say('SIGHUP: filters reloaded');
@@ -325,7 +347,10 @@ async function main(): Promise<void> {
       const state = (err as { halfApplied?: boolean }).halfApplied ? 'reload failed' : 'filters unchanged';
       say(`SIGHUP: ${state}: ${(err as Error).message}`);
     }
-  });
+  };
+  process.on('SIGHUP', reload);
+  process.off('SIGHUP', earlyHup);
+  if (hupBeforeWatching) reload();
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 }

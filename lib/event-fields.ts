@@ -3,7 +3,7 @@
 // all made from it (lib/shape.ts), so a new field is one entry here. A member the kernel adds
 // to struct wx_record is read by its name (lib/wire.ts, generated from bpf/wxwatch.h); a new
 // signature's own fields go in its `fields` (lib/signatures/signature.ts).
-import { alertText, EVENT_IDS, MEM_PROT_ALERT_PARAMS, protText, REGION_NAMES, ROUTE_NAMES, RULE_NAMES, SYSCALL_NAMES } from './event';
+import { alertText, EnforcementRule, EVENT_IDS, MEM_PROT_ALERT_PARAMS, protText, REGION_NAMES, ROUTE_NAMES, RULE_NAMES, SYSCALL_NAMES } from './event';
 import { containerIdFromCgroup, podUidFromCgroup } from './container';
 import { jsonString } from './output/escape';
 import { FLAG, OFF } from './record-layout';
@@ -36,6 +36,7 @@ const EVENT_AT = OFF.event;
 const CODE_MISSING_AT = OFF.code_missing;
 const CODE_WINDOW_AT = OFF.code_window;
 const DENIED = FLAG.DENIED;
+const RULE_AT = OFF.rule;
 
 /** FNV-1a over a 32-bit id and the 8 little-endian bytes of a start time: an entity id. */
 function entityId(e: RecordRef, idAt: number, startAt: number): number {
@@ -157,6 +158,12 @@ const WXWATCH = object('wxwatch', [
   low32('newProt', 'new_vm_flags', false, 0x7),
   // not read exactly (a range of more VMAs than one snapshot holds): reported, flagged
   flag('prevProtUnknown', 'PREV_UNKNOWN'),
+  // judged on the VMA's later state: on a preemptible kernel every copy of the program that sees
+  // the change's outcome was skipped, and the process's next change judged it
+  flag('outcomeLate', 'OUTCOME_LATE'),
+  // reported before the change took effect (no state to carry it to its end): it may yet have
+  // failed; counted in noState
+  flag('outcomeUnknown', 'OUTCOME_UNKNOWN'),
   // EXEC was not asked for: the READ_IMPLIES_EXEC personality added it
   flag('readImpliesExec', 'READ_IMPLIES_EXEC'),
   // the file is also mapped shared and writable (writableMappings other mappings)
@@ -255,6 +262,8 @@ export const RECORD_PROPS = [
   // protection before and after as raw vm_flags (low 32 bits: the signatures test them)
   low32('prevVmFlags', 'prev_vm_flags', false),
   low32('newVmFlags', 'new_vm_flags', false),
+  // the enforcement rule that refused the change ('none' unless blocked)
+  get('rule', (e): EnforcementRule => (flagSet(FLAG.BLOCKED)(e) ? (RULE_NAMES[e.b.view.getUint8(e.o + RULE_AT)] ?? 'none') : 'none')),
 ] as const;
 
 /** An event's fields as values (64-bit ones bigint), and what entries below expose (`prop`). */

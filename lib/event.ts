@@ -227,6 +227,12 @@ export interface WxwatchExtras {
   /** The protection before could not be read exactly (a range of more VMAs than one snapshot
    * holds): the finding is reported, flagged, never dropped. */
   prevProtUnknown: boolean;
+  /** Judged on the VMA's later state: on a preemptible kernel the kernel skipped every copy of
+   * the program that sees a change's outcome, and the next change of the process judged it. */
+  outcomeLate: boolean;
+  /** Reported before the change took effect: with no state to carry it to its end (a task's
+   * storage busy under preemption), the change may yet have failed. Counted in noState. */
+  outcomeUnknown: boolean;
   /** EXEC was not asked for: the READ_IMPLIES_EXEC personality added it. */
   readImpliesExec: boolean;
   /** The file is also mapped shared and writable (writableMappings other mappings): its code

@@ -3,6 +3,7 @@
 // the kernel matches an executable by device and inode, a cgroup by its id.
 import { FILTER_KIND as WIRE_FILTER, WX } from './wire';
 import { statfsSync, statSync } from 'node:fs';
+import { cgroupLevel, superblockDev } from './mounts';
 
 export interface ProcessSelector {
   /** Process ids (thread group ids, as on the host), 1 to 4194304. */
@@ -26,10 +27,19 @@ export const FILTER_KIND = {
   cgroup: WIRE_FILTER.CGROUP,
   exe: WIRE_FILTER.EXE,
 } as const;
+const KIND_FIELD: Record<number, string> = {
+  [FILTER_KIND.pid]: 'pids',
+  [FILTER_KIND.uid]: 'uids',
+  [FILTER_KIND.comm]: 'comms',
+  [FILTER_KIND.cgroup]: 'cgroups',
+  [FILTER_KIND.exe]: 'exes',
+};
 const ACT_IGNORE = WX.WX_ACT_IGNORE;
 const ACT_WATCH = WX.WX_ACT_WATCH;
 const COMM_LEN = WX.WX_COMM_LEN;
 const MAX_ENTRIES = WX.WX_FILTER_MAX_ENTRIES;
+// The kernel matches a task's cgroup and its ancestors at levels 0 to this - 1 (the root is 0).
+const CGROUP_MAX_DEPTH = WX.WX_CGROUP_MAX_DEPTH;
 const SELECTOR_KEYS = new Set(['pids', 'uids', 'comms', 'cgroups', 'exes']);
 const PID_MAX_LIMIT = 4194304; // the kernel's ceiling for pid_max
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -141,7 +151,8 @@ function exeKey(path: string): Key {
   if (!st.isFile() || (st.mode & 0o111n) === 0n) throw new Error(`wxwatch: exes: ${path} is not an executable file`);
   const k = new Uint8Array(16);
   const v = new DataView(k.buffer);
-  v.setUint32(0, kernelDev(st.dev), true);
+  // the superblock's device, as the kernel's inode has it (stat's differs on overlayfs, btrfs)
+  v.setUint32(0, superblockDev(path) ?? kernelDev(st.dev), true);
   v.setBigUint64(8, st.ino, true);
   return k;
 }
@@ -157,6 +168,12 @@ function cgroupKey(c: string | bigint | number): Key {
   }
   if (!st.isDirectory() || type !== CGROUP2_SUPER_MAGIC) {
     throw new Error(`wxwatch: cgroups: ${c} is not a cgroup v2 directory (a directory under a cgroup2 mount)`);
+  }
+  const level = cgroupLevel(c);
+  if (level >= CGROUP_MAX_DEPTH) {
+    throw new RangeError(
+      `wxwatch: cgroups: ${c} is at level ${level} of the cgroup hierarchy; the kernel's filter matches cgroups at levels 0 to ${CGROUP_MAX_DEPTH - 1} only (nothing in it would ever match)`,
+    );
   }
   return u64Key(st.ino); // cgroup v2 id = inode number
 }
@@ -188,6 +205,12 @@ export function encodeFilters(
     const entries = new Map<string, number>();
     for (const k of watch.get(kind)!) entries.set(Buffer.from(k).toString('hex'), ACT_WATCH);
     for (const k of ignore.get(kind)!) entries.set(Buffer.from(k).toString('hex'), ACT_IGNORE);
+    // Allow and scope entries of a kind share one kernel map.
+    if (entries.size > MAX_ENTRIES) {
+      throw new RangeError(
+        `wxwatch: ${KIND_FIELD[kind]}: allow and scope together list ${entries.size} distinct entries; the kernel's filter map holds at most ${MAX_ENTRIES} per kind`,
+      );
+    }
     if (watch.get(kind)!.length) config.scopeMask |= 1 << kind;
     if (entries.size) config.activeMask |= 1 << kind;
     const keys = Buffer.concat([...entries.keys()].map((hex) => Buffer.from(hex, 'hex')));

@@ -1,6 +1,6 @@
 // wxwatch: a dynamic-code-loading (W→X) sensor for Node.js. The public API.
 export { Sensor } from './sensor';
-export type { SensorStats, SensorEvents, RecordBatch, FindingsOptions } from './sensor';
+export type { SensorStats, SensorEvents, RecordBatch, FindingsOptions, SensorStartInfo } from './sensor';
 export { Detection } from './finding';
 export type { SensorOptions, SensorMode } from './options';
 export type { ProcessSelector } from './filters';

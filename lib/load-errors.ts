@@ -1,6 +1,7 @@
-// Why a hook mode could not load or attach, in words a user can act on: a verifier rejection
-// names the program and quotes the verifier's last lines; "needs trampolines" is said only when
-// the kernel refused a trampoline program without a verifier verdict.
+// Why a hook mode could not load or attach, in words a user can act on: a mode passed over before
+// loading names what the kernel lacks; a verifier rejection names the program and quotes the
+// verifier's last lines; "needs trampolines" is said only when the kernel refused a trampoline
+// program without a verifier verdict.
 import type { ModeFallback } from './native';
 
 const VERIFIER_LOG = /prog '([^']+)': -- BEGIN PROG LOAD LOG --\n([\s\S]*?)-- END PROG LOAD LOG --/;
@@ -17,6 +18,8 @@ function verdict(log: string, lines = 3): string {
 }
 
 export function explainFallback(f: ModeFallback): string {
+  // Passed over before loading: the reason names what the kernel lacks (kernel-features.ts).
+  if (f.phase === 'probe') return `${f.mode}: ${f.reason}`;
   const log = f.log ?? '';
   const verifier = VERIFIER_LOG.exec(log);
   if (verifier && verifier[2].trim()) return `${f.mode}: the verifier rejected ${verifier[1]}: ${verdict(verifier[2])}`;

@@ -10,8 +10,9 @@ import { TRC104 } from './signatures/trc104';
 
 /** stats() fields that are levels, not running totals. */
 const GAUGE_FIELDS = new Set(['inFlight']);
-/** stats() fields that have a metric of their own (findings are counted per signature). */
-const OWN_METRIC = new Set(['findings']);
+/** stats() fields that have a metric of their own (findings are counted per signature, in
+ * wxwatch_findings_total{signature}). */
+const OWN_METRIC = new Set(['findings', 'findingsBySignature']);
 
 const HELP: Record<string, string> = {
   seen: 'Candidate W->X transitions the kernel saw (seen = emitted + filtered + suppressed + lost + in flight)',
@@ -26,6 +27,7 @@ const HELP: Record<string, string> = {
   alerts: 'Raw mem_prot_alert events delivered',
   denied: 'W->X attempts the kernel refused, delivered as mem_prot_denied',
   listenerErrors: 'Listener calls that threw',
+  selfChecksOfOthers: "W->X of another wxwatch sensor's self-check page (recognised by its SHA-256; not findings)",
 };
 
 /** The Prometheus name of a stats() field: seen → wxwatch_seen_total, inFlight → wxwatch_in_flight. */
@@ -66,17 +68,21 @@ export function sensorMetrics(sensor: Sensor, options: SensorMetricsOptions = {}
     if (!snapshot) {
       snapshot = sensor.stats();
       setImmediate(() => (snapshot = undefined));
-      for (const field of Object.keys(snapshot)) addStat(field);
+      for (const [field, value] of Object.entries(snapshot)) addStat(field, value);
     }
     return snapshot;
   };
 
   const known = new Set<string>();
-  function addStat(field: string): void {
-    if (known.has(field) || OWN_METRIC.has(field)) return;
+  function addStat(field: string, value: unknown): void {
+    // Only numbers become counters: anything else would be scraped as NaN.
+    if (known.has(field) || OWN_METRIC.has(field) || typeof value !== 'number') return;
     known.add(field);
     const help = HELP[field] ?? `wxwatch sensor stats().${field}`;
-    const read = () => Number((stats() as unknown as Record<string, unknown>)[field] ?? 0);
+    const read = () => {
+      const v = (stats() as unknown as Record<string, unknown>)[field];
+      return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+    };
     if (GAUGE_FIELDS.has(field)) {
       new Gauge({ name: statMetricName(field), help, registers: [registry], collect() { this.set(read()); } });
     } else {
@@ -91,7 +97,7 @@ export function sensorMetrics(sensor: Sensor, options: SensorMetricsOptions = {}
       });
     }
   }
-  for (const field of Object.keys(sensor.stats())) addStat(field);
+  for (const [field, value] of Object.entries(sensor.stats())) addStat(field, value);
 
   const findings = new Counter({
     name: 'wxwatch_findings_total',
@@ -155,9 +161,31 @@ export function parseListenAddress(spec: string): ListenAddress {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+/**
+ * Bounds of the endpoint: every descriptor it holds is one the sensor cannot use (captured code,
+ * SIGHUP's reopen and filter reload), so idle and slow clients are closed within seconds and
+ * connections past the cap are closed at once. A Prometheus scrape needs one.
+ */
+export const METRICS_SERVER_LIMITS = {
+  maxConnections: 16,
+  /** A connection with no traffic, including a keep-alive one between requests. */
+  idleMs: 5000,
+  /** Until a request's headers are in; checked every checkMs. */
+  headersMs: 5000,
+  requestMs: 10000,
+  checkMs: 1000,
+};
+
 /** Serves GET /metrics from the registry (404 elsewhere); resolves once listening. */
 export function serveMetrics(registry: Registry, address: ListenAddress): Promise<{ server: Server; url: string }> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const limits = METRICS_SERVER_LIMITS;
+  const options = {
+    headersTimeout: limits.headersMs,
+    requestTimeout: limits.requestMs,
+    keepAliveTimeout: limits.idleMs,
+    connectionsCheckingInterval: limits.checkMs,
+  };
+  const server = createServer(options, (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(path === '/metrics' ? 405 : 404, { 'Content-Type': 'text/plain' }).end('not found\n');
@@ -168,6 +196,9 @@ export function serveMetrics(registry: Registry, address: ListenAddress): Promis
       (err: Error) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${err.message}\n`),
     );
   });
+  server.maxConnections = limits.maxConnections;
+  // With no 'timeout' listener, a socket idle this long is destroyed.
+  server.setTimeout(limits.idleMs);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => {

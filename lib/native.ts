@@ -61,6 +61,7 @@ export type BatchCallback = (batch: ArrayBuffer | null, records: number) => void
 /** A mode that could not be used, and why. */
 export interface ModeFallback {
   mode: string;
+  /** "probe" (passed over before loading: the kernel lacks what it needs), "load", "attach" … */
   phase: string;
   errno: number;
   reason: string;
@@ -77,6 +78,8 @@ export interface StartInfo {
   ringMapId: number;
   /** Kernel ids of the loaded programs; none of them exists after close(). */
   programIds: number[];
+  /** Their names (bpf/: named after their hooks). */
+  programNames: string[];
 }
 
 export interface NativeSensor {
@@ -84,6 +87,8 @@ export interface NativeSensor {
   start(onBatch: BatchCallback): StartInfo;
   /** Resolves once the last batch has been delivered and everything native is freed. */
   stop(): Promise<void>;
+  /** No program runs anew; what they wrote is still drained. */
+  detach(): void;
   stats(): NativeStats;
   setFilters(filters: NativeFilterSet[], config: NativeFilterConfig): void;
   /** Forks a child that makes one page RW→RX, watched whatever the filters say; its pid. */
@@ -105,6 +110,11 @@ interface Addon {
   bootToEpochNs(): bigint;
   /** Grows the pipe at fd to at least `bytes` where allowed; its capacity, or -1 (not a pipe). */
   growPipe(fd: number, bytes: number): number;
+  /** The answers of the kernel's BTF to queries (kernel-features.ts BTF_QUERIES), in order;
+   * throws if it cannot be read. */
+  kernelBtf(queries: string[]): boolean[];
+  /** 1: the kernel creates such maps; 0: it does not; < 0: -errno, it could not tell. */
+  probeMapType(type: 'ringbuf' | 'task_storage'): number;
 }
 
 // dist/lib/native.js → the package root, where node-gyp-build looks in build/Release (a source

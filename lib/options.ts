@@ -64,6 +64,8 @@ export interface ResolvedOptions {
   signatures: ReadonlyArray<Signature>;
   enforce: boolean;
   captureBytes: number;
+  /** What the options allow that a user should know (an allowlist a process can join). */
+  warnings: string[];
 }
 
 const ALL_ALERTS: AlertKind[] = [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD, ALERT.MPROT_W_REM];
@@ -113,6 +115,13 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
   if (enforce === true && !filterConfig.scopeMask) {
     throw new TypeError("wxwatch: enforce needs a scope (the processes to refuse W→X to); enforce: 'all' refuses it to every process");
   }
+  if (enforce !== false && options.scope?.comms?.length) {
+    // A process names itself (prctl PR_SET_NAME, /proc/self/comm): a loader renames itself out
+    // of such a scope before its W→X.
+    throw new TypeError(
+      'wxwatch: enforce cannot scope by comm: a process can rename itself (prctl PR_SET_NAME) and leave the scope; scope by exe, cgroup, uid or pid',
+    );
+  }
   const captureBytes = integer('captureBytes', options.captureBytes ?? CODE_MAX, 0, CODE_MAX);
   if (captureBytes % CODE_PAGE) throw new RangeError(`wxwatch: captureBytes must be a multiple of ${CODE_PAGE}, got ${captureBytes}`);
   const minRing = minRingBufferBytes(captureBytes);
@@ -122,7 +131,12 @@ export function resolveOptions(options: SensorOptions = {}): ResolvedOptions {
     );
   }
   if (enforce && mode === 'tracepoint') throw new TypeError('wxwatch: enforce needs mode lsm-hook (or auto): BPF LSM refuses the change');
-  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig, signatures, enforce: enforce !== false, captureBytes };
+  const warnings = options.allow?.comms?.length
+    ? [
+        `allow comm=${options.allow.comms.join(',')}: any process can rename itself (prctl PR_SET_NAME) to an allowed name and go unseen; prefer exe, cgroup or uid`,
+      ]
+    : [];
+  return { mode, ringBufferBytes, alertKinds: new Set(kinds), denied, batchBytes, drainIntervalMs, dedup, filters, filterConfig, signatures, enforce: enforce !== false, captureBytes, warnings };
 }
 
 /** The largest record the kernel may write with this much code: its fixed part, every string

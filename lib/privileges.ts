@@ -1,6 +1,9 @@
 // What the kernel side needs from this process and this kernel, checked up front so that a
 // user reads what is missing instead of an errno from deep inside libbpf.
 import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { BTF_QUERIES } from './kernel-features';
+import { addon } from './native';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
@@ -11,6 +14,12 @@ export interface Probe {
   /** CapEff of this process. */
   caps: bigint;
   btf: boolean;
+  /** Whether the kernel creates BPF ring buffers; null or absent: not probed (no privilege, no
+   * addon). */
+  ringbuf?: boolean | null;
+  /** Which of BTF_QUERIES (kernel-features.ts) the kernel's BTF answers yes to; null or absent:
+   * not read (the load then decides). */
+  kernel?: ReadonlySet<string> | null;
 }
 
 function effectiveCapabilities(): bigint {
@@ -19,11 +28,48 @@ function effectiveCapabilities(): bigint {
   return line ? BigInt(`0x${line[1]}`) : 0n;
 }
 
-export function systemProbe(): Probe {
-  return { caps: effectiveCapabilities(), btf: existsSync('/sys/kernel/btf/vmlinux') };
+function hasBpfCaps(caps: bigint): boolean {
+  const has = (cap: bigint) => (caps & (1n << cap)) !== 0n;
+  return has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
 }
 
-/** Names of what is missing to load and attach the sensor; empty when nothing is. */
+// The kernel does not change under a running process: probed once.
+let kernelProbed: Pick<Probe, 'ringbuf' | 'kernel'> | undefined;
+
+/** The ring buffer and BTF probes, through the addon; only once the privileges are there, so
+ * that an unprivileged start() says what it lacks without loading anything native. */
+function kernelProbe(): Pick<Probe, 'ringbuf' | 'kernel'> {
+  if (kernelProbed) return kernelProbed;
+  const native = addon as Partial<typeof addon>;
+  let ringbuf: boolean | null = null;
+  let kernel: ReadonlySet<string> | null = null;
+  try {
+    const verdict = native.probeMapType?.('ringbuf');
+    ringbuf = verdict === undefined || verdict < 0 ? null : verdict === 1;
+  } catch {
+    ringbuf = null;
+  }
+  try {
+    const answers = native.kernelBtf?.(BTF_QUERIES);
+    if (answers) kernel = new Set(BTF_QUERIES.filter((_, i) => answers[i]));
+  } catch {
+    kernel = null; // unreadable BTF: the load says why
+  }
+  kernelProbed = { ringbuf, kernel };
+  return kernelProbed;
+}
+
+export function systemProbe(): Probe {
+  const caps = effectiveCapabilities();
+  const btf = existsSync('/sys/kernel/btf/vmlinux');
+  return { caps, btf, ...(hasBpfCaps(caps) && btf ? kernelProbe() : {}) };
+}
+
+/** What missingRequirements() names for the kernel itself (the capabilities are named as such). */
+export const NEEDS_BTF = 'BTF: CONFIG_DEBUG_INFO_BTF (this kernel has no /sys/kernel/btf/vmlinux)';
+export const NEEDS_RINGBUF = 'the BPF ring buffer, Linux 5.8';
+
+/** Names of what is missing to load and attach the sensor in any mode; empty when nothing is. */
 export function missingRequirements(probe: Probe = systemProbe()): string[] {
   const missing: string[] = [];
   const has = (cap: bigint) => (probe.caps & (1n << cap)) !== 0n;
@@ -31,24 +77,42 @@ export function missingRequirements(probe: Probe = systemProbe()): string[] {
     if (!has(CAP_BPF)) missing.push('CAP_BPF');
     if (!has(CAP_PERFMON)) missing.push('CAP_PERFMON');
   }
-  if (!probe.btf) missing.push('kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)');
+  if (!probe.btf) missing.push(NEEDS_BTF);
+  if (probe.ringbuf === false) missing.push(NEEDS_RINGBUF);
   return missing;
+}
+
+/** The message for what missingRequirements() found: the capabilities in one sentence, what the
+ * kernel lacks in another. */
+export function requirementsMessage(missing: string[]): string {
+  const caps = missing.filter((m) => m.startsWith('CAP_'));
+  const kernel = missing.filter((m) => !m.startsWith('CAP_'));
+  const parts: string[] = [];
+  if (caps.length) parts.push(`wxwatch needs root, or the capabilities CAP_BPF and CAP_PERFMON, on a kernel with BTF; missing: ${caps.join(', ')}`);
+  if (kernel.length) parts.push(`${caps.length ? 'and this kernel' : `wxwatch cannot run on this kernel (Linux ${release()})`}: ${kernel.map((k) => `needs ${k}`).join('; ')}`);
+  return parts.join('; ');
+}
+
+/** The LSMs the kernel runs, in order (securityfs's list, from lsm= or the built-in default);
+ * null when it cannot be read (securityfs not mounted). */
+export function activeLsms(): string[] | null {
+  try {
+    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').filter(Boolean);
+  } catch {
+    return null;
+  }
 }
 
 /** Whether BPF LSM is active: "bpf" among the LSMs the kernel runs (lsm= on its command line). */
 export function bpfLsmActive(): boolean {
-  try {
-    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').includes('bpf');
-  } catch {
-    return false; // securityfs not mounted, or no LSM list: cannot be sure it is active
-  }
+  return activeLsms()?.includes('bpf') ?? false; // unreadable: cannot be sure it is active
 }
 
 export class RequirementsError extends Error {
   readonly code = 'EWXREQUIREMENTS';
   constructor(
     readonly missing: string[],
-    message = `wxwatch needs root, or the capabilities CAP_BPF and CAP_PERFMON, on a kernel with BTF; missing: ${missing.join(', ')}`,
+    message = requirementsMessage(missing),
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -7,12 +7,16 @@ import { BatchView, batchView, decodeBatch, MemProtAlert } from './mem-prot-aler
 import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
 import { encodeFilters, ProcessSelector } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
-import { assertRequirements, bpfLsmActive, RequirementsError } from './privileges';
+import { activeLsms, bpfLsmActive, missingRequirements, RequirementsError, systemProbe } from './privileges';
+import { planModes } from './kernel-features';
+import { release } from 'node:os';
 import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
 import { ALIGN, FLAG, OFF } from './record-layout';
 import type { Signature } from './signatures/signature';
 import { TRC104 } from './signatures/trc104';
+import { isSelfCheckOfASensor } from './self-check';
+import { Coverage, coverageOf, NOT_REFUSED } from './coverage';
 
 /**
  * Every candidate the kernel saw ends in exactly one of emitted, filtered, suppressed, lost,
@@ -36,6 +40,15 @@ export interface SensorStats extends NativeStats {
   listenerErrors: number;
   /** Batches whose delivery failed past the listeners (e.g. a decoding error): skipped. */
   deliveryErrors: number;
+  /** W→X of another wxwatch sensor's self-check page (lib/self-check.ts): not findings. */
+  selfChecksOfOthers: number;
+}
+
+/** What start() says: the mode in use and why others were passed over, what this mode cannot see
+ * here, what the options allow that a user should know, and what enforcement cannot refuse. */
+export interface SensorStartInfo extends StartInfo, Coverage {
+  warnings: string[];
+  notRefused: string[];
 }
 
 export interface FindingsOptions {
@@ -76,6 +89,8 @@ const SIZE_AT = OFF.size;
 const FLAGS_AT = OFF.flags;
 const ALERT_AT = OFF.alert;
 const DENIED = FLAG.DENIED;
+const BLOCKED = FLAG.BLOCKED;
+const QUIESCE_MS = 500;
 const DEFAULT_MAX_QUEUED = 4096;
 // A listener that throws on every event gets one warning with a stack, then a count at most this
 // often: a flood of findings must not become a flood of stderr.
@@ -83,31 +98,55 @@ const WARN_EVERY_MS = 10_000;
 
 type NativeStartError = Error & { fallbacks?: ModeFallback[]; phase?: string; errno?: number; libbpfLog?: string };
 
-/** No requested mode could start: say why for each, in the words of describeFallbacks(). */
-function noModeAvailable(mode: string, err: NativeStartError): Error {
+/** Fallbacks in the order their modes were to be tried. */
+function inOrder(order: string[], fallbacks: ModeFallback[]): ModeFallback[] {
+  return [...fallbacks].sort((a, b) => order.indexOf(a.mode) - order.indexOf(b.mode));
+}
+
+/** No requested mode could start: say why for each, in the words of describeFallbacks(). `order`:
+ * the modes as they were to be tried; `skipped`: those the kernel lacked what they need for. */
+function noModeAvailable(mode: string, err: NativeStartError, order: string[], skipped: ModeFallback[] = []): Error {
   // The native error is the last mode tried; earlier ones are in its fallbacks.
-  const tried = [...(err.fallbacks ?? [])];
+  const loaded = order.filter((m) => !skipped.some((f) => f.mode === m));
+  const tried = [...skipped, ...(err.fallbacks ?? [])];
   tried.push({
-    mode: mode === 'auto' ? 'tracepoint' : mode,
+    mode: loaded[loaded.length - 1] ?? mode,
     phase: err.phase ?? 'load',
     errno: err.errno ?? 0,
     reason: err.message.split('\n')[0].replace(/^wxwatch: BPF \w+ failed: /, ''),
     log: err.libbpfLog ?? '',
   });
-  const wrapped = new Error(`wxwatch: cannot start in mode ${mode}: ${describeFallbacks(tried)}`);
-  return Object.assign(wrapped, { cause: err, fallbacks: tried, phase: err.phase, errno: err.errno, libbpfLog: err.libbpfLog });
+  const ordered = inOrder(order, tried);
+  const wrapped = new Error(`wxwatch: cannot start in mode ${mode}: ${describeFallbacks(ordered)}`);
+  return Object.assign(wrapped, { cause: err, fallbacks: ordered, phase: err.phase, errno: err.errno, libbpfLog: err.libbpfLog });
+}
+
+const ENFORCE_NEEDS = 'wxwatch: enforce needs BPF LSM and BPF trampolines';
+const AUDIT_ANYWAY = 'Without enforce, the sensor audits in any mode.';
+
+/** BPF LSM built in but not among the LSMs the kernel runs: its programs would load and attach
+ * and never be called, so enforcement is refused before loading (RequirementsError: exit 77). */
+function bpfLsmInactive(): Error | null {
+  const lsms = activeLsms();
+  if (!lsms || lsms.includes('bpf')) return null; // unreadable: the load decides
+  const why = `BPF LSM is not active (this kernel runs ${lsms.join(',')}: boot with lsm=${[...lsms, 'bpf'].join(',')})`;
+  return new RequirementsError(['BPF LSM'], `${ENFORCE_NEEDS}: ${why}. ${AUDIT_ANYWAY}`);
 }
 
 /** Enforcement could not start: say what the kernel needs (RequirementsError: the CLI's exit 77). */
-function enforceUnavailable(err: NativeStartError): Error {
-  const why = noModeAvailable('lsm-hook', err).message.replace(/^wxwatch: cannot start in mode lsm-hook: /, '');
+function enforceUnavailable(err: NativeStartError, skipped: ModeFallback[] = []): Error {
+  const why = noModeAvailable('lsm-hook', err, ['lsm-hook'], skipped).message.replace(/^wxwatch: cannot start in mode lsm-hook: /, '');
   const lsm = bpfLsmActive() ? '' : 'BPF LSM is not active (boot with lsm=...,bpf; the kernel needs CONFIG_BPF_LSM); ';
+  return Object.assign(new RequirementsError(['BPF LSM'], `${ENFORCE_NEEDS}: ${lsm}${why}. ${AUDIT_ANYWAY}`), { cause: err });
+}
+
+/** Every mode asked for lacks something on this kernel: name it per mode, before any load. */
+function kernelLacks(mode: string, enforce: boolean, skipped: ModeFallback[]): Error {
+  const missing = skipped.map((f) => `${f.mode} ${f.reason}`);
+  if (enforce) return new RequirementsError(missing, `${ENFORCE_NEEDS}: ${describeFallbacks(skipped)}. ${AUDIT_ANYWAY}`);
   return Object.assign(
-    new RequirementsError(
-      ['BPF LSM'],
-      `wxwatch: enforce needs BPF LSM and BPF trampolines: ${lsm}${why}. Without enforce, the sensor audits in any mode.`,
-    ),
-    { cause: err },
+    new RequirementsError(missing, `wxwatch: cannot start in mode ${mode} on this kernel (Linux ${release()}): ${describeFallbacks(skipped)}`),
+    { fallbacks: skipped },
   );
 }
 
@@ -116,11 +155,10 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private native: NativeSensor | null = null;
   private state: State = 'idle';
   private closed: Promise<SensorStats> | null = null;
-  private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0 };
+  private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0, selfChecksOfOthers: 0 };
   private readonly signatures: ReadonlyArray<Signature>;
   /** Findings per signature, by its index in `signatures`. */
   private readonly signatureCounts: number[];
-
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
   private lostReported = 0;
@@ -149,17 +187,27 @@ export class Sensor extends EventEmitter<SensorEvents> {
    * Loads and attaches the kernel programs and starts draining. Returns the mode in use and why
    * any better one was not; throws with what is missing.
    */
-  start(): StartInfo {
+  start(): SensorStartInfo {
     if (this.state !== 'idle') throw new Error(`wxwatch: start() on a sensor that is ${this.state}`);
-    assertRequirements();
+    const probe = systemProbe();
+    const missing = missingRequirements(probe);
+    if (missing.length) throw new RequirementsError(missing);
     const o = this.options;
+    // Modes whose needs this kernel lacks are passed over before loading, and named.
+    const order = nativeModes(o.mode, o.enforce);
+    const plan = planModes(order, probe.kernel ?? null, o.enforce);
+    if (!plan.modes.length) throw kernelLacks(o.mode, o.enforce, plan.skipped);
+    if (o.enforce) {
+      const inactive = bpfLsmInactive();
+      if (inactive) throw inactive;
+    }
     let mask = 0;
     let flagMask = 0;
     // TRC-104's alert always passes: selfCheck() relies on it whatever signatures run.
     for (const kind of [...o.alertKinds, ...TRC104.alertKinds, ...o.signatures.flatMap((s) => s.alertKinds)]) mask |= 1 << kind;
     for (const flag of o.signatures.flatMap((s) => s.recordFlags ?? [])) flagMask |= FLAG[flag];
     const native = new addon.NativeSensor({
-      modes: nativeModes(o.mode, o.enforce),
+      modes: plan.modes,
       enforce: o.enforce,
       ringBytes: o.ringBufferBytes,
       captureBytes: o.captureBytes,
@@ -176,12 +224,13 @@ export class Sensor extends EventEmitter<SensorEvents> {
     try {
       info = native.start((buffer, records) => this.onBatch(buffer, records));
     } catch (err) {
-      if (o.enforce) throw enforceUnavailable(err as NativeStartError);
-      throw noModeAvailable(o.mode, err as NativeStartError);
+      if (o.enforce) throw enforceUnavailable(err as NativeStartError, plan.skipped);
+      throw noModeAvailable(o.mode, err as NativeStartError, order, plan.skipped);
     }
+    if (plan.skipped.length) info = { ...info, fallbacks: inOrder(order, [...plan.skipped, ...info.fallbacks]) };
     this.native = native;
     this.state = 'running';
-    return info;
+    return { ...info, ...coverageOf(info.mode, info.programNames), warnings: o.warnings, notRefused: o.enforce ? NOT_REFUSED : [] };
   }
 
   /** Stops, delivers what is still pending, detaches everything; resolves with the final stats.
@@ -195,17 +244,29 @@ export class Sensor extends EventEmitter<SensorEvents> {
       return this.closed;
     }
     this.state = 'closing';
-    let stopped: Promise<void>;
-    try {
-      stopped = this.native!.stop();
-    } catch (err) {
-      stopped = Promise.reject(err);
-    }
-    this.closed = stopped.then(
-      () => this.finish(),
-      () => this.finish(),
-    );
+    const native = this.native!;
+    this.closed = this.quiesce(native)
+      .then(() => native.stop())
+      .then(
+        () => this.finish(),
+        () => this.finish(),
+      );
     return this.closed;
+  }
+
+  /** Detaches, then lets what the programs wrote reach JavaScript: on a preemptible kernel a run
+   * can still be in progress after the detach, and what it writes must be in the books. Waits
+   * for nothing in flight, at most QUIESCE_MS; the last drain takes the rest. */
+  private async quiesce(native: NativeSensor): Promise<void> {
+    try {
+      native.detach();
+    } catch {
+      return; // the stop that follows detaches too, and reports
+    }
+    for (const deadline = Date.now() + QUIESCE_MS; Date.now() < deadline; ) {
+      if (this.stats().inFlight <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /**
@@ -398,6 +459,11 @@ export class Sensor extends EventEmitter<SensorEvents> {
           continue;
         }
       }
+      // another wxwatch sensor's self-check page (lib/self-check.ts): not a finding
+      if (isSelfCheckOfASensor(event)) {
+        counts.selfChecksOfOthers++;
+        continue;
+      }
       const flags = view.getUint32(event.o + FLAGS_AT, true);
       if (flags & DENIED) {
         counts.denied++;
@@ -411,6 +477,8 @@ export class Sensor extends EventEmitter<SensorEvents> {
       if (!wantFindings) continue;
       for (let k = 0; k < signatures.length; k++) {
         const signature = signatures[k];
+        // a refusal is one finding, of the signature of the rule that refused it
+        if ((flags & BLOCKED) !== 0 && signature.refusedBy && !signature.refusedBy.includes(event.rule)) continue;
         if (!signature.matches(event)) continue;
         counts.findings++;
         this.signatureCounts[k]++;

@@ -1,12 +1,18 @@
 // Module entry: the native sensor class, the record layout from the shared header (so that the
-// TypeScript decoder can check its offsets against it), the clock offset for timestamps, and
+// TypeScript decoder can check its offsets against it), the clock offset for timestamps, the
+// kernel probes that say before any load what this kernel lacks (lib/kernel-features.ts), and
 // the pipe size the CLI's output asks for (Node has no F_SETPIPE_SZ).
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
 #include <napi.h>
 
-#include <fcntl.h>
-
+#include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <ctime>
+#include <string>
 
 #include "sensor_wrap.h"
 #include "wxwatch.h"
@@ -101,6 +107,110 @@ Napi::Value grow_pipe(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), got < 0 ? current : got);
 }
 
+// Whether struct/union `type_id` has a member `name`, looking into anonymous members too.
+bool has_member(const btf* b, int type_id, const std::string& name, int depth = 0) {
+  const btf_type* t = btf__type_by_id(b, type_id);
+  if (!t || !(btf_is_struct(t) || btf_is_union(t)) || depth > 8) return false;
+  const btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++, m++) {
+    const char* n = btf__name_by_offset(b, m->name_off);
+    if (n && name == n) return true;
+    if (n && !*n) {
+      int inner = btf__resolve_type(b, m->type);
+      if (inner > 0 && has_member(b, inner, name, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+
+bool has_enum_value(const btf* b, const std::string& enum_name, const std::string& value) {
+  for (int kind : {int(BTF_KIND_ENUM), int(BTF_KIND_ENUM64)}) {
+    int id = btf__find_by_name_kind(b, enum_name.c_str(), kind);
+    if (id <= 0) continue;
+    const btf_type* t = btf__type_by_id(b, id);
+    for (int i = 0; i < btf_vlen(t); i++) {
+      const char* n = btf__name_by_offset(b, btf_is_enum(t) ? btf_enum(t)[i].name_off : btf_enum64(t)[i].name_off);
+      if (n && value == n) return true;
+    }
+  }
+  return false;
+}
+
+// Whether function `name` takes one of the parameter counts in `counts` ("6,7").
+bool func_params_in(const btf* b, const std::string& name, const std::string& counts) {
+  int id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_FUNC);
+  if (id <= 0) return false;
+  const btf_type* proto = btf__type_by_id(b, btf__type_by_id(b, id)->type);
+  if (!proto || !btf_is_func_proto(proto)) return false;
+  const std::string n = std::to_string(btf_vlen(proto));
+  size_t at = 0;
+  while (at <= counts.size()) {
+    size_t end = counts.find(',', at);
+    if (end == std::string::npos) end = counts.size();
+    if (counts.compare(at, end - at, n) == 0) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// One query against the kernel's BTF: "func:NAME", "typedef:NAME", "struct:NAME",
+// "member:STRUCT.FIELD", "enum:ENUM.VALUE" or "params:FUNC.N[,N…]" (its parameter count).
+bool btf_has(const btf* b, const std::string& q) {
+  const size_t colon = q.find(':');
+  if (colon == std::string::npos) return false;
+  const std::string kind = q.substr(0, colon), what = q.substr(colon + 1);
+  const size_t dot = what.find('.');
+  if (kind == "func") return btf__find_by_name_kind(b, what.c_str(), BTF_KIND_FUNC) > 0;
+  if (kind == "typedef") return btf__find_by_name_kind(b, what.c_str(), BTF_KIND_TYPEDEF) > 0;
+  if (kind == "struct") return btf__find_by_name_kind(b, what.c_str(), BTF_KIND_STRUCT) > 0;
+  if (dot == std::string::npos) return false;
+  if (kind == "member") {
+    int id = btf__find_by_name_kind(b, what.substr(0, dot).c_str(), BTF_KIND_STRUCT);
+    return id > 0 && has_member(b, id, what.substr(dot + 1));
+  }
+  if (kind == "enum") return has_enum_value(b, what.substr(0, dot), what.substr(dot + 1));
+  if (kind == "params") return func_params_in(b, what.substr(0, dot), what.substr(dot + 1));
+  return false;
+}
+
+// kernelBtf(queries): the queries this kernel's BTF answers yes to, as booleans in order; throws
+// if the BTF cannot be read. Nothing is loaded into the kernel.
+Napi::Value kernel_btf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "kernelBtf(queries: string[])");
+  // A missing BTF is reported here, not printed by libbpf.
+  libbpf_print_fn_t previous = libbpf_set_print(nullptr);
+  btf* vmlinux = btf__load_vmlinux_btf();
+  const int err = errno;
+  libbpf_set_print(previous);
+  if (!vmlinux) {
+    throw Napi::Error::New(env, std::string("cannot read the kernel BTF: ") + std::strerror(err));
+  }
+  Napi::Array queries = info[0].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env, queries.Length());
+  for (uint32_t i = 0; i < queries.Length(); i++) {
+    Napi::Value q = queries.Get(i);
+    out.Set(i, Napi::Boolean::New(env, q.IsString() && btf_has(vmlinux, q.As<Napi::String>().Utf8Value())));
+  }
+  btf__free(vmlinux);
+  return out;
+}
+
+// probeMapType(name): 1 if the kernel creates such a map, 0 if not, -errno if it could not tell
+// (no privilege). Creates a tiny map and closes it.
+Napi::Value probe_map_type(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  bpf_map_type type;
+  if (name == "ringbuf") type = BPF_MAP_TYPE_RINGBUF;
+  else if (name == "task_storage") type = BPF_MAP_TYPE_TASK_STORAGE;
+  else throw Napi::TypeError::New(env, "probeMapType: ringbuf or task_storage");
+  libbpf_print_fn_t previous = libbpf_set_print(nullptr);
+  const int verdict = libbpf_probe_bpf_map_type(type, nullptr);
+  libbpf_set_print(previous);
+  return Napi::Number::New(env, verdict);
+}
+
 }  // namespace
 }  // namespace wxwatch
 
@@ -110,6 +220,8 @@ static Napi::Object InitWxwatch(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", record_layout(env));
   exports.Set("bootToEpochNs", Napi::Function::New(env, boot_to_epoch_ns, "bootToEpochNs"));
   exports.Set("growPipe", Napi::Function::New(env, grow_pipe, "growPipe"));
+  exports.Set("kernelBtf", Napi::Function::New(env, kernel_btf, "kernelBtf"));
+  exports.Set("probeMapType", Napi::Function::New(env, probe_map_type, "probeMapType"));
   return exports;
 }
 

@@ -135,8 +135,9 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   bpf_program__set_autoload(p.raw_tp__ma_write, tracepoint);
   bpf_program__set_autoload(p.fentry__do_mprotect_pkey, trampoline);
   bpf_program__set_autoload(p.fexit__do_mprotect_pkey, trampoline);
-  bpf_program__set_autoload(p.fentry__mprotect_fixup, trampoline);
-  bpf_program__set_autoload(p.fexit__mprotect_fixup, trampoline);
+  for (bpf_program* copy : {p.fentry__mprotect_fixup_0, p.fentry__mprotect_fixup_1, p.fentry__mprotect_fixup_2,
+                             p.fexit__mprotect_fixup_0, p.fexit__mprotect_fixup_1, p.fexit__mprotect_fixup_2})
+    bpf_program__set_autoload(copy, trampoline);
   bpf_program__set_autoload(p.fexit__mmap_region, trampoline);
   bpf_program__set_autoload(p.fexit__security_file_mprotect, trampoline && config.emit_denied);
   // Forced and remote writes: the gup entry points, or (six arguments at most before 6.3) the
@@ -192,6 +193,15 @@ void BpfProgram::flush_summaries(bool force) {
   LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
   // Fails only if the program could not run; its records are then counted where they wait.
   bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.flush_summaries), &opts);
+}
+
+std::vector<std::string> BpfProgram::program_names() const {
+  std::vector<std::string> names;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (bpf_program__fd(prog) >= 0) names.emplace_back(bpf_program__name(prog));
+  }
+  return names;
 }
 
 uint64_t BpfProgram::recursion_misses() const {

@@ -67,6 +67,8 @@ class BpfProgram {
   // caller can check they are gone after close).
   uint32_t ring_map_id() const;
   std::vector<uint32_t> program_ids() const;
+  // The loaded programs' names (bpf/*.bpf.h: named after their hooks).
+  std::vector<std::string> program_names() const;
   // Replaces every list and the config at once: all or nothing for the programs.
   void set_filters(const std::vector<FilterSet>& sets, const FilterConfig& config);
   // The self-check child: watched whatever the filters say (0: none).

@@ -85,6 +85,7 @@ Napi::Function SensorWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeSensor",
                      {InstanceMethod<&SensorWrap::Start>("start"), InstanceMethod<&SensorWrap::Stop>("stop"),
                       InstanceMethod<&SensorWrap::Stats>("stats"),
+                      InstanceMethod<&SensorWrap::Detach>("detach"),
                       InstanceMethod<&SensorWrap::SetFilters>("setFilters"),
                       InstanceMethod<&SensorWrap::Probe>("probe")});
 }
@@ -168,6 +169,9 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Array ids = Napi::Array::New(env);
   for (uint32_t id : s->program->program_ids()) ids.Set(ids.Length(), id);
   result.Set("programIds", ids);
+  Napi::Array names = Napi::Array::New(env);
+  for (const std::string& name : s->program->program_names()) names.Set(names.Length(), name);
+  result.Set("programNames", names);
   return result;
 }
 
@@ -189,6 +193,13 @@ Napi::Value SensorWrap::Stop(const Napi::CallbackInfo& info) {
   return Napi::Value(env, promise);
 }
 
+// detach(): no program runs anew from here; the drainer keeps reading what they wrote (close()
+// waits for the runs a preemptible kernel may still have in progress, then stops).
+void SensorWrap::Detach(const Napi::CallbackInfo& info) {
+  Session* s = session_.get();
+  if (s && s->program && !s->ended) s->program->detach();
+}
+
 // setFilters(filters, filterConfig): replaces the listed kinds' entries while running. (Before
 // start, filters come with the constructor's options and are applied between load and attach.)
 void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
@@ -206,6 +217,10 @@ void SensorWrap::SetFilters(const Napi::CallbackInfo& info) {
 // probe(): forks a child that makes one page RW→RX and exits; returns its pid. The child waits
 // on a pipe until the kernel side knows its pid, and does only async-signal-safe system calls
 // (this process has threads).
+// The self-check page's marker, as PROBE_MARKER in lib/self-check.ts (keep them in step).
+constexpr char kProbeMarker[] = "wxwatch self-check page: not code";
+constexpr size_t kProbeMarkerAt = 8;
+
 Napi::Value SensorWrap::Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Session* s = session_.get();
@@ -225,7 +240,9 @@ Napi::Value SensorWrap::Probe(const Napi::CallbackInfo& info) {
     if (read(go[0], &byte, 1) != 1) _exit(2);
     void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) _exit(3);
+    // A fixed page (ret, the marker, zeros): other wxwatch sensors recognise it by its SHA-256.
     static_cast<unsigned char*>(page)[0] = 0xc3;  // ret
+    std::memcpy(static_cast<unsigned char*>(page) + kProbeMarkerAt, kProbeMarker, sizeof kProbeMarker - 1);
     _exit(mprotect(page, 4096, PROT_READ | PROT_EXEC) ? 4 : 0);
   }
   close(go[0]);

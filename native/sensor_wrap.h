@@ -37,6 +37,7 @@ class SensorWrap : public Napi::ObjectWrap<SensorWrap> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void SetFilters(const Napi::CallbackInfo& info);
+  void Detach(const Napi::CallbackInfo& info);
   Napi::Value Probe(const Napi::CallbackInfo& info);
 
   ProgramConfig program_config_{};

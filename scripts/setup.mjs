@@ -63,7 +63,9 @@ function ensureSystemPackages() {
   if (still.length) fail(`still missing after apt-get: ${still.join(', ')}`);
 }
 
-function newestMtime(paths) {
+// Files named in `paths` always count; inside a directory only those `source` accepts, so that
+// what the tests build there (bench/bin, test/fixtures/bin) never makes an output stale.
+function newestMtime(paths, source = () => true, named = true) {
   let newest = 0;
   for (const p of paths) {
     const full = join(root, p);
@@ -71,17 +73,17 @@ function newestMtime(paths) {
     const st = statSync(full);
     if (st.isDirectory()) {
       const kids = readdirSync(full).map((k) => join(p, k));
-      newest = Math.max(newest, newestMtime(kids));
-    } else {
+      newest = Math.max(newest, newestMtime(kids, source, false));
+    } else if (named || source(p)) {
       newest = Math.max(newest, st.mtimeMs);
     }
   }
   return newest;
 }
 
-function stale(output, inputs) {
+function stale(output, inputs, source) {
   const out = join(root, output);
-  return !existsSync(out) || statSync(out).mtimeMs < newestMtime(inputs);
+  return !existsSync(out) || statSync(out).mtimeMs < newestMtime(inputs, source);
 }
 
 function ensureNodeModules() {
@@ -100,7 +102,8 @@ function ensureBuild() {
   }
   // lib/wire.ts: the record layout and constants, generated from the one header.
   if (stale('lib/wire.ts', ['bpf/wxwatch.h', 'scripts/gen-wire.mjs'])) run(process.execPath, ['scripts/gen-wire.mjs']);
-  if (stale('dist/.tsbuildstamp', ['tsconfig.json', 'lib', 'test', 'bench', 'bpf/wxwatch.h'])) {
+  // tsc's inputs are the .ts files under lib, test and bench (tsconfig's include).
+  if (stale('dist/.tsbuildstamp', ['tsconfig.json', 'lib', 'test', 'bench', 'bpf/wxwatch.h'], (p) => p.endsWith('.ts'))) {
     say('compiling TypeScript');
     run(bin('tsc'), ['-p', '.']);
     writeFileSync(join(root, 'dist/.tsbuildstamp'), '');

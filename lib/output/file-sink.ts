@@ -1,10 +1,21 @@
 // --output FILE: lines appended to a file that logrotate may move away (reopen() on SIGHUP).
-// The file is created 0600 and never reached through a symlink. A failed write drops its lines,
-// counts them and says so; it never stops the sensor.
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+// The file is created 0600, never reached through a symlink, and must be a regular file: a FIFO
+// or a device is refused without waiting on it. A failed write drops its lines, counts them and
+// says so; it never stops the sensor.
+import { closeSync, constants, fstatSync, openSync, Stats, writeSync } from 'node:fs';
 
-// libuv adds O_CLOEXEC to every open.
-const FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+// libuv adds O_CLOEXEC to every open. O_NONBLOCK: opening a FIFO for writing would wait for a
+// reader (for ever, blocking the event loop); with it the open returns at once and the file is
+// checked. It changes nothing for a regular file.
+const FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+function kindOf(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return st.isDirectory() ? 'a directory' : 'not a file';
+}
 
 export interface FileSinkOptions {
   /** Called when lines are dropped; a message once per failure streak, not per line. */
@@ -30,13 +41,27 @@ export class FileSink {
   }
 
   private static open(path: string): number {
+    let fd: number;
     try {
-      return openSync(path, FLAGS, 0o600);
+      fd = openSync(path, FLAGS, 0o600);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'ELOOP' ? 'it is a symlink, which --output does not follow' : e.message;
+      const why =
+        e.code === 'ELOOP'
+          ? 'it is a symlink, which --output does not follow'
+          : e.code === 'ENXIO' // a FIFO or socket with no reader
+            ? 'not a regular file (a FIFO or a socket)'
+            : e.code === 'EISDIR'
+              ? 'not a regular file (a directory)'
+              : e.message;
       throw Object.assign(new Error(`cannot open ${path} for output: ${why}`), { code: e.code });
     }
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      closeSync(fd);
+      throw Object.assign(new Error(`cannot open ${path} for output: not a regular file (${kindOf(st)})`), { code: 'EINVAL' });
+    }
+    return fd;
   }
 
   /** Queues one line; lines of one event-loop turn go out in one write. */

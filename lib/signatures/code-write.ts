@@ -18,5 +18,6 @@ export const CODE_WRITE: Signature = {
     Properties: { ...PROCESS_INJECTION },
   },
   alertKinds: [0],
+  refusedBy: ['executable-memory-write', 'userfaultfd'],
   matches: (event) => event.isWrite && !event.denied,
 };

@@ -19,6 +19,7 @@ export const IN_MEMORY_FILE: Signature = {
     Properties: { ...REFLECTIVE_CODE_LOADING },
   },
   alertKinds: [],
+  refusedBy: ['in-memory-file'],
   recordFlags: ['IN_MEMORY_FILE'],
   matches: (event) =>
     !event.isWrite &&

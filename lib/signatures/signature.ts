@@ -1,6 +1,7 @@
 // What every signature is: Tracee's metadata shape and a condition over mem_prot_alert events.
 import type { MemProtAlert } from '../mem-prot-alert';
 import type { FLAG } from '../record-layout';
+import type { EnforcementRule } from '../event';
 import type { Field } from '../shape';
 
 export interface SignatureMetadata {
@@ -19,6 +20,9 @@ export interface Signature {
    * it can match on: the native prefilter passes only records with one of them. */
   alertKinds: ReadonlyArray<number>;
   recordFlags?: ReadonlyArray<keyof typeof FLAG>;
+  /** The enforcement rules whose refusals this signature reports: a refused change is one
+   * finding, of the rule that refused it, not one per signature its flags would also match. */
+  refusedBy?: ReadonlyArray<EnforcementRule>;
   matches(event: MemProtAlert): boolean;
   /** This signature's own fields, after wxwatch's in its findings' `wxwatch` object (entries as
    * in lib/event-fields.ts). */

@@ -17,5 +17,6 @@ export const TRC104: Signature = {
     Properties: { ...SOFTWARE_PACKING },
   },
   alertKinds: [ALERT.MPROT_W_REM],
+  refusedBy: ['written-then-executable'],
   matches: (event) => !event.isWrite && event.alert === ALERT.MPROT_W_REM && !event.denied,
 };

@@ -21,6 +21,7 @@ export const WRITABLE_ALIAS: Signature = {
     Properties: { ...SOFTWARE_PACKING },
   },
   alertKinds: [],
+  refusedBy: ['writable-alias'],
   recordFlags: ['WRITABLE_ALIAS'],
   matches: (event) => !event.isWrite && event.writableAlias && !event.denied,
 };

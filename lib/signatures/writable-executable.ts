@@ -21,6 +21,7 @@ export const WRITABLE_EXECUTABLE: Signature = {
     Properties: { ...SOFTWARE_PACKING },
   },
   alertKinds: [ALERT.MMAP_W_X, ALERT.MPROT_X_ADD, ALERT.MPROT_W_ADD],
+  refusedBy: ['writable-and-executable'],
   matches: (event) =>
     !event.isWrite && !event.denied && (event.newVmFlags & WX) === WX && (event.prevVmFlags & WX) !== WX,
 };

@@ -20,6 +20,7 @@ export const WRITTEN_EXECUTABLE: Signature = {
     Properties: { ...SOFTWARE_PACKING },
   },
   alertKinds: [ALERT.MPROT_X_ADD],
+  refusedBy: ['written-then-executable'],
   recordFlags: ['WRITTEN'],
   matches: (event) =>
     !event.isWrite &&

@@ -1,12 +1,17 @@
 // The wxwatch command as a user runs it: a real process, real signals, stdout parsed as JSON.
 import assert from 'node:assert/strict';
-import { ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ChildProcess, ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { get } from 'node:http';
+import { connect, Socket } from 'node:net';
+import { modeMissing } from '../../lib/kernel-features';
+import { systemProbe } from '../../lib/privileges';
 import { REPO, runCommand, runFixture, WXFIX } from '../helpers/fixtures';
-import { requireRoot, TEST_MODE } from '../helpers/sensor';
+import { isRoot, requireRoot, TEST_MODE } from '../helpers/sensor';
+import { nestedCgroups } from '../helpers/cgroups';
 import { storm } from '../helpers/storm';
 import { TRACEE_FIELDS } from '../helpers/tracee';
 
@@ -102,6 +107,38 @@ describe('wxwatch CLI', function () {
       refused(['--allow', 'exe=/etc/passwd'], /not an executable file/);
       refused(['--allow', 'pid=0'], /pids from 1/);
     });
+
+    it('--max-output-bytes below one largest line, naming the minimum', () => {
+      refused(['--max-output-bytes', '0'], /--max-output-bytes must be at least 65536/);
+      refused(['--max-output-bytes', '65535'], /--max-output-bytes must be at least 65536/);
+    });
+
+    it('a FIFO or a device as --output, at once and without blocking', () => {
+      const fifo = path.join(dir, 'out.fifo');
+      execFileSync('mkfifo', [fifo]);
+      refused(['--output', fifo], /--output: .*out\.fifo.*not a regular file/);
+      refused(['--output', '/dev/null'], /--output: .*not a regular file/);
+    });
+
+    it('more allow and scope entries of one kind than the kernel map holds (4096), naming the limit', () => {
+      const file = path.join(dir, 'many-pids.json');
+      writeFileSync(file, JSON.stringify({ allow: { pids: Array.from({ length: 4096 }, (_, i) => i + 1) } }));
+      refused(['--filter-file', file, '--scope', 'pid=5000'], /pids: .*4097 .*at most 4096/);
+    });
+
+    it('a cgroup deeper than the kernel matches (levels 0-15), from the flags and the filter file', function () {
+      if (!isRoot) this.skip();
+      const chain = nestedCgroups(18);
+      try {
+        refused(['--scope', `cgroup=${chain.at(16)}`], /cgroup.*level 16.*levels 0 to 15/);
+        refused(['--allow', `cgroup=${chain.at(18)}`], /cgroup.*level 18.*levels 0 to 15/);
+        const file = path.join(dir, 'deep.json');
+        writeFileSync(file, JSON.stringify({ scope: { cgroups: [chain.at(17)] } }));
+        refused(['--filter-file', file], /cgroup.*level 17.*levels 0 to 15/);
+      } finally {
+        chain.remove();
+      }
+    });
   });
 
   describe('as root', function () {
@@ -187,9 +224,15 @@ describe('wxwatch CLI', function () {
     });
 
     describe('output faults', () => {
+      // A test that fails half-way must not leave a sensor running for the rest of the suite.
+      const started: ChildProcess[] = [];
+      afterEach(() => {
+        for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
       /** The CLI with its own stdout; resolves once it is watching. */
       async function cliWith(args: string[], stdout: 'pipe' | number) {
         const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', stdout, 'pipe'] });
+        started.push(child);
         let err = '';
         child.stderr!.on('data', (d) => (err += d));
         const deadline = Date.now() + 15000;
@@ -205,7 +248,8 @@ describe('wxwatch CLI', function () {
         const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-epipe-'));
         const err = path.join(dir, 'stderr');
         const code = path.join(dir, 'code');
-        const shell = spawn('bash', ['-c', `"$0" "$1" --no-dedup 2>"$2" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" >"$3"`, process.execPath, CLI, err, code]);
+        // exec'd by its own shell, so that killing the group on failure stops the sensor too
+        const shell = spawn('bash', ['-c', `"$0" "$1" --no-dedup 2>"$2" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" >"$3"`, process.execPath, CLI, err, code], { detached: true });
         try {
           const deadline = Date.now() + 30000;
           while (shell.exitCode === null && Date.now() < deadline) {
@@ -218,7 +262,7 @@ describe('wxwatch CLI', function () {
           assert.match(stderr, /stdout closed: stopped; seen \d+/);
           assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, 'no error, no stack');
         } finally {
-          shell.kill();
+          if (shell.exitCode === null) process.kill(-shell.pid!, 'SIGKILL');
           rmSync(dir, { recursive: true, force: true });
         }
       });
@@ -279,6 +323,101 @@ describe('wxwatch CLI', function () {
       });
     });
 
+    it('survives a SIGHUP that comes before it is watching, and reloads once watching', async () => {
+      const child = spawn(process.execPath, [CLI], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      try {
+        // Signal 1 caught (SigCgt bit 0): the CLI has its handler, and is not watching yet.
+        const catchesHup = () => (parseInt(/SigCgt:\s+([0-9a-f]+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1], 16) & 1) === 1;
+        let sent = false;
+        const deadline = Date.now() + 60_000;
+        while (!sent && !err.includes('watching') && child.exitCode === null && Date.now() < deadline) {
+          if (catchesHup()) {
+            sent = !err.includes('watching');
+            child.kill('SIGHUP');
+          } else {
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        }
+        assert.ok(sent, `SIGHUP not caught before "watching": ${err}`);
+        while (!err.includes('filters reloaded') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(child.exitCode, null, `it died: ${err}`);
+        // The loop may take the signal before "watching" (deferred, said so) or just after it.
+        assert.match(err, /(SIGHUP before watching: deferred until watching\n[^]*)?watching[^]*SIGHUP: filters reloaded/);
+        assert.equal(err.match(/filters reloaded/g)!.length, 1, err);
+        child.kill('SIGINT');
+        const [code] = await once(child, 'exit');
+        assert.equal(code, 0, err);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    });
+
+    it('keeps writing the old --output file when a FIFO takes its place before SIGHUP, and still stops on SIGINT', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-cli-'));
+      const file = path.join(dir, 'findings.json');
+      const run = await startCli(['--output', file]);
+      try {
+        renameSync(file, `${file}.1`);
+        execFileSync('mkfifo', [file]);
+        run.child.kill('SIGHUP');
+        for (let i = 0; !/SIGHUP: kept writing the old/.test(run.stderr()); i++) {
+          if (i > 500) throw new Error(`no message: ${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.match(run.stderr(), /SIGHUP: kept writing the old .*findings\.json: .*not a regular file \(a FIFO/);
+        const fx = await runFixture(['w2x']);
+        for (let i = 0; !readFileSync(`${file}.1`, 'utf8').includes(`"hostProcessId":${fx.pid},`); i++) {
+          if (i > 1500) throw new Error(`no finding for ${fx.pid} in the old file`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        run.child.kill('SIGINT');
+        const [code] = await once(run.child, 'exit');
+        assert.equal(code, 0, run.stderr());
+      } finally {
+        if (run.child.exitCode === null) run.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('bounds --metrics connections (idle ones closed, past the cap refused) and keeps watching', async () => {
+      const run = await startCli(['--metrics', '127.0.0.1:0']);
+      const sockets: Socket[] = [];
+      try {
+        for (let i = 0; !/metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/.test(run.stderr()); i++) {
+          if (i > 500) throw new Error(`no metrics address: ${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const port = Number(/metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(run.stderr())![1]);
+        // More idle connections than the cap: each is closed by the server, the extra ones at once.
+        const closed: Array<Promise<unknown>> = [];
+        for (let i = 0; i < 24; i++) {
+          const socket = connect(port, '127.0.0.1');
+          socket.on('error', () => {});
+          sockets.push(socket);
+          closed.push(once(socket, 'close'));
+          await once(socket, 'connect');
+        }
+        const fx = await runFixture(['w2x']);
+        await lineFor(run, fx.pid);
+        await Promise.all(closed); // bounded by the test's timeout: none was closed before the limits
+        const body = await new Promise<string>((resolve, reject) =>
+          get(`http://127.0.0.1:${port}/metrics`, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d)).on('end', () => resolve(text));
+          }).on('error', reject),
+        );
+        assert.match(body, /^wxwatch_emitted_total [1-9]/m);
+        run.child.kill('SIGINT');
+        const [code] = await once(run.child, 'exit');
+        assert.equal(code, 0, run.stderr());
+      } finally {
+        for (const s of sockets) s.destroy();
+        if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      }
+    });
+
     it('keeps the old filters exactly when a SIGHUP reload is refused', async () => {
       const { dir, other, file, run } = await cliWithFilterFile({ allow: { comms: ['wxfix'] } });
       try {
@@ -321,5 +460,18 @@ describe('wxwatch CLI', function () {
       assert.equal(res.status, 77, res.stderr);
       assert.match(res.stderr, /needs root, or the capabilities CAP_BPF and CAP_PERFMON.*missing: CAP_BPF, CAP_PERFMON/);
     });
+
+    for (const mode of ['lsm-hook', 'tracepoint']) {
+      it(`names what this kernel lacks for --mode ${mode}, before loading (exit 77)`, function () {
+        // From this kernel's own BTF; on one that has it all there is nothing to refuse.
+        const missing = modeMissing(mode, systemProbe().kernel ?? null);
+        if (!missing.length) this.skip();
+        const res = spawnSync(process.execPath, [CLI, '--mode', mode], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(res.status, 77, res.stderr);
+        assert.ok(res.stderr.includes(`cannot start in mode ${mode} on this kernel`), res.stderr);
+        for (const m of missing) assert.ok(res.stderr.includes(m), `names ${m}: ${res.stderr}`);
+        assert.doesNotMatch(res.stderr, /Invalid argument|load failed/, 'refused before any load');
+      });
+    }
   });
 });

@@ -27,7 +27,8 @@ describe('injector path (root, real kernel)', function () {
     const stats = await sensor.close();
     assert.ok(out.injected > 10000, `injected ${out.injected}`);
     assert.equal(findings, out.injected, `findings ${findings}, injector wrote ${out.injected} (ring full ${out.failed} times)`);
-    // Injected records bypass the kernel's counters; what the hooks wrote themselves lost nothing.
-    assert.equal(stats.lost, 0);
+    // Injected records bypass the kernel's counters (seen), so the books balance with them added.
+    // The ring is full at times: a real W→X of another process then is lost, and counted.
+    assert.equal(stats.inFlight, -out.injected, `books: ${JSON.stringify(stats)}`);
   });
 });

@@ -246,7 +246,8 @@ describe('noise control (root, real kernel)', function () {
       const stats = await sensor.close();
       assert.ok(stats.lost > 0, `lost ${stats.lost}`);
       assert.ok(lostEvents.length > 0 && lostEvents[lostEvents.length - 1].total === stats.lost);
-      assert.ok(stats.seen >= 24 * 2000);
+      // every flip seen, or its program run counted as missed (preemptible kernels)
+      assert.ok(stats.seen + stats.missedRuns >= 24 * 2000, `seen ${stats.seen}, missed runs ${stats.missedRuns}`);
       balanced(stats);
     });
   });

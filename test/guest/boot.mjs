@@ -27,7 +27,7 @@ export function bootGuest({ kernel, initramfs, argv, cwd, env = {}, timeoutMs, o
     '-nic', 'none',
     '-kernel', kernel.vmlinuz,
     '-initrd', initramfs,
-    '-append', `console=ttyS0 quiet panic=-1 wxinit=${GUEST_INIT}`,
+    '-append', ['console=ttyS0', 'quiet', 'panic=-1', ...(kernel.cmdline ?? []), `wxinit=${GUEST_INIT}`].join(' '),
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${resultsDir},mount_tag=results,security_model=none`,
   ];

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// One cell of the matrix: the e2e subset (config.mjs GUEST_TESTS) in one mode, on whatever
-// kernel this runs on, with the spec reporter on stdout. Writes
+// One cell of the matrix: the e2e subset (config.mjs GUEST_TESTS, or its kernel's own titles) in
+// one mode, on whatever kernel this runs on, with the spec reporter on stdout. Writes
 // { kernel, mode, passed, failed, skipped, failures: [{ title, message }], seconds } to --out.
 // Usage: node test/guest/cell.mjs --mode tracepoint --kernel 6.1 --out FILE
 import Mocha from 'mocha';
@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GUEST_TESTS, REPO } from './config.mjs';
+import { GUEST_TESTS, REPO, cellTitles } from './config.mjs';
 
 const { values } = parseArgs({ options: { mode: { type: 'string' }, kernel: { type: 'string' }, out: { type: 'string' } } });
 if (!values.mode || !values.kernel || !values.out) {
@@ -27,7 +27,7 @@ const clip = (s) => (s.length <= 4000 ? s : `${s.slice(0, 1500)}\n…\n${s.slice
 const started = Date.now();
 const failures = [];
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const titles = [...GUEST_TESTS.titles, ...(GUEST_TESTS.byMode?.[values.mode] ?? [])];
+const titles = cellTitles(values.kernel, values.mode);
 const grep = titles.length ? { grep: new RegExp(titles.map(escape).join('|')) } : {};
 const mocha = new Mocha({ timeout: GUEST_TESTS.testTimeoutMs, reporter: 'spec', ...grep });
 for (const file of GUEST_TESTS.files) mocha.addFile(join(REPO, file));

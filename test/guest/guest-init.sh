@@ -5,6 +5,11 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# What udev would make: bash's process substitution (<(...)) opens /dev/fd/N.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
@@ -18,7 +23,7 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mkdir -p /run/wxguest
 if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /run/wxguest; then
-  echo "wxguest: up in $(cut -d' ' -f1 /proc/uptime) s, lsm=$(cat /sys/kernel/security/lsm)"
+  echo "wxguest: up in $(cut -d' ' -f1 /proc/uptime) s, lsm=$(cat /sys/kernel/security/lsm), preempt=$(cat /sys/kernel/debug/sched/preempt 2>/dev/null || echo '?')"
   node "$(dirname "$0")/guest-job.mjs" /run/wxguest
 else
   echo "wxguest: cannot mount the results share"

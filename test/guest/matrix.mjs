@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The kernel × mode matrix, from the host: the e2e subset on the host kernel, then one guest boot
-// per Debian kernel running every mode; prints the table and, with --json, writes the cells.
-//   node test/guest/matrix.mjs                              everything (host + 6.1 + 6.12, all modes)
+// per Debian kernel (config.mjs KERNELS) running each of its modes; prints the table and, with
+// --json, writes the cells.
+//   node test/guest/matrix.mjs                              everything (host + every guest kernel)
 //   node test/guest/matrix.mjs --kernel 6.12 --mode lsm-hook   one cell
 //   node test/guest/matrix.mjs --kernel 6.1 -- node -e 'console.log(1)'   any command in a guest
-// WXWATCH_GUEST_KERNELS and WXWATCH_GUEST_MODES (comma-separated) stand in for --kernel, --mode.
+// WXWATCH_GUEST_KERNELS and WXWATCH_GUEST_MODES (comma-separated) stand in for --kernel, --mode;
+// a mode filter keeps, of each guest kernel, the modes it runs (the host runs HOST_MODE).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bootGuest } from './boot.mjs';
-import { BOOT_TIMEOUT_MS, CELL_TIMEOUT_MS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, MODES, REPO } from './config.mjs';
+import { CELL_TIMEOUT_MS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, REPO, bootTimeoutMs, kernelModes } from './config.mjs';
 import { ensureInitramfs } from './initramfs.mjs';
 import { ensureKernel } from './kernels.mjs';
 import { ensureHostPackages } from './packages.mjs';
@@ -26,6 +28,7 @@ function hostCell(mode) {
   say(`[host] ${mode}: running the subset on ${release()}`);
   const out = join(tmpdir(), `wxwatch-host-cell-${process.pid}.json`);
   mkdirSync(LOGS, { recursive: true });
+  const started = Date.now();
   const res = spawnSync(process.execPath, [here('./cell.mjs'), '--mode', mode, '--kernel', 'host', '--out', out], {
     cwd: REPO,
     encoding: 'utf8',
@@ -35,7 +38,7 @@ function hostCell(mode) {
   });
   writeFileSync(join(LOGS, 'host.log'), `${res.stdout ?? ''}${res.stderr ?? ''}`);
   if (!existsSync(out)) return notRun('host', mode, `the mocha run exited ${res.status ?? res.signal} without a result (${join(LOGS, 'host.log')})`);
-  const cell = { ...JSON.parse(readFileSync(out, 'utf8')), ran: true };
+  const cell = { ...JSON.parse(readFileSync(out, 'utf8')), ran: true, wallSeconds: (Date.now() - started) / 1000 };
   rmSync(out);
   say(`[host] ${mode}: ${cell.passed} passed, ${cell.failed} failed in ${cell.seconds.toFixed(1)} s`);
   return cell;
@@ -57,14 +60,15 @@ async function guestCells(label, modes) {
 
 async function bootAndCollect(label, modes) {
   const prepared = prepare(label);
-  say(`[${label}] booting ${prepared.kernel.kver} (log: ${join(LOGS, `${label}.log`)})`);
+  const extra = prepared.kernel.cmdline.length ? `, ${prepared.kernel.cmdline.join(' ')}` : '';
+  say(`[${label}] booting ${prepared.kernel.kver}${extra} (log: ${join(LOGS, `${label}.log`)})`);
   let upSeconds = null;
   const boot = await bootGuest({
     ...prepared,
     argv: [process.execPath, here('./run-in-guest.mjs'), '--kernel', label, '--modes', modes.join(',')],
     cwd: REPO,
     env: { FORCE_COLOR: '0', NO_COLOR: '1' }, // the serial log is read as text
-    timeoutMs: BOOT_TIMEOUT_MS,
+    timeoutMs: bootTimeoutMs(modes.length),
     onProgress: (line) => {
       const up = line.match(/up in ([\d.]+) s/);
       if (up) upSeconds = Number(up[1]);
@@ -83,7 +87,8 @@ async function bootAndCollect(label, modes) {
   });
   rmSync(boot.resultsDir, { recursive: true, force: true });
   say(`[${label}] guest done in ${boot.seconds.toFixed(1)} s`);
-  return { cells, boot: { kernel: label, kver: prepared.kernel.kver, seconds: boot.seconds, upSeconds } };
+  const boots = { kernel: label, kver: prepared.kernel.kver, cmdline: prepared.kernel.cmdline, seconds: boot.seconds, upSeconds };
+  return { cells, boot: boots };
 }
 
 /** The first failure in one line, with the verifier's reason when a BPF load was refused. */
@@ -96,9 +101,9 @@ function firstFailure(cell) {
   return `${f.title}: ${lines[0]}${why}`;
 }
 
-const cellText = (c) => (c.ran ? `${c.passed} passed, ${c.failed} failed` : 'not run');
+const cellText = (c) => (c.ran ? `${c.passed} passed, ${c.failed} failed (${Math.round(c.wallSeconds ?? c.seconds)} s)` : 'not run');
 
-export function table(cells) {
+export function table(cells, boots = []) {
   const kernels = [...new Set(cells.map((c) => c.kernel))];
   const modes = [...new Set(cells.map((c) => c.mode))];
   const rows = [['kernel', ...modes]];
@@ -113,25 +118,36 @@ export function table(cells) {
     if (!c.ran) lines.push(`${c.kernel}/${c.mode}: not run: ${c.reason}`);
     else if (c.failed) lines.push(`${c.kernel}/${c.mode}: first failure: ${c.firstFailure}`);
   }
-  return `kernel matrix (${GUEST_TESTS.files.map((f) => f.split('/').pop()).join(', ')}${GUEST_TESTS.titles.length ? `, ${GUEST_TESTS.titles.length} tests` : ''})\n${lines.join('\n')}`;
+  for (const b of boots) {
+    const up = b.upSeconds == null ? 'never up' : `up in ${b.upSeconds.toFixed(0)} s`;
+    lines.push(`${b.kernel}: ${b.kver}${b.cmdline.length ? ` (${b.cmdline.join(' ')})` : ''}: ${up}, ${b.seconds.toFixed(0)} s in all`);
+  }
+  return `kernel matrix (${GUEST_TESTS.files.map((f) => f.split('/').pop()).join(', ')})\n${lines.join('\n')}`;
 }
 
-/** Cells for `kernels` (labels of KERNELS, or 'host') × `modes`; the host runs HOST_MODE only. */
-export async function runMatrix(kernels, modes) {
+/** [{ kernel, mode }] of a run: each kernel's modes, kept to `only` if given (not the host's). */
+export function plan(kernels, only) {
+  return kernels.flatMap((k) => kernelModes(k).filter((m) => k === 'host' || !only || only.includes(m)).map((mode) => ({ kernel: k, mode })));
+}
+
+/** Cells for `kernels` (labels of KERNELS, or 'host'), each in its modes kept to `only`. */
+export async function runMatrix(kernels, only) {
   const cells = [];
   const boots = [];
+  const cellsOf = plan(kernels, only);
+  const modesOf = (k) => cellsOf.filter((c) => c.kernel === k).map((c) => c.mode);
   if (kernels.includes('host')) cells.push(hostCell(HOST_MODE));
-  const guests = kernels.filter((k) => k !== 'host');
+  const guests = kernels.filter((k) => k !== 'host' && modesOf(k).length);
   if (guests.length) {
     try {
       ensureHostPackages();
     } catch (err) {
-      for (const k of guests) cells.push(...modes.map((m) => notRun(k, m, err.message)));
+      for (const k of guests) cells.push(...modesOf(k).map((m) => notRun(k, m, err.message)));
       return { cells, boots };
     }
   }
   for (const label of guests) {
-    const r = await guestCells(label, modes);
+    const r = await guestCells(label, modesOf(label));
     cells.push(...r.cells);
     if (r.boot) boots.push(r.boot);
   }
@@ -144,12 +160,18 @@ async function main() {
     allowPositionals: true,
     options: { kernel: { type: 'string' }, mode: { type: 'string' }, json: { type: 'string' }, list: { type: 'boolean' } },
   });
-  const kernels = (values.kernel ?? process.env.WXWATCH_GUEST_KERNELS)?.split(',') ?? ['host', ...Object.keys(KERNELS)];
-  const modes = (values.mode ?? process.env.WXWATCH_GUEST_MODES)?.split(',') ?? MODES;
+  const list = (v) => v?.split(',').map((x) => x.trim()).filter(Boolean);
+  const kernels = list(values.kernel ?? process.env.WXWATCH_GUEST_KERNELS) ?? ['host', ...Object.keys(KERNELS)];
+  const only = list(values.mode ?? process.env.WXWATCH_GUEST_MODES);
+  try {
+    kernels.forEach(kernelModes); // an unknown label fails here, naming the known ones
+  } catch (err) {
+    console.error(`wxwatch guest: ${err.message}`);
+    process.exit(2);
+  }
   if (values.list) {
     // The cells a run would produce, for the mocha file to declare one test each.
-    const plan = kernels.flatMap((k) => (k === 'host' ? [{ kernel: k, mode: HOST_MODE }] : modes.map((m) => ({ kernel: k, mode: m }))));
-    console.log(JSON.stringify(plan));
+    console.log(JSON.stringify(plan(kernels, only)));
     return;
   }
   if (positionals.length) {
@@ -157,15 +179,15 @@ async function main() {
     ensureHostPackages();
     const label = kernels.find((k) => k !== 'host');
     if (!label) throw new Error('--kernel must name a guest kernel to run a command in');
-    const boot = await bootGuest({ ...prepare(label), argv: positionals, cwd: process.cwd(), timeoutMs: BOOT_TIMEOUT_MS });
+    const boot = await bootGuest({ ...prepare(label), argv: positionals, cwd: process.cwd(), timeoutMs: bootTimeoutMs(1) });
     // The console without kernel messages and the firmware's terminal escapes.
     const text = readFileSync(boot.log, 'utf8').replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '');
     process.stdout.write(`${text.split('\n').filter((l) => !l.startsWith('[')).join('\n')}\n`);
     rmSync(boot.resultsDir, { recursive: true, force: true });
     process.exit(boot.exit?.code ?? 1);
   }
-  const result = await runMatrix(kernels, modes);
-  console.log(table(result.cells));
+  const result = await runMatrix(kernels, only);
+  console.log(table(result.cells, result.boots));
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
   process.exit(result.cells.every((c) => c.ran && c.failed === 0) ? 0 : 1);
 }

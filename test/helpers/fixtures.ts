@@ -10,17 +10,24 @@ export const BIN = path.join(SRC, 'bin');
 export const WXFIX = path.join(BIN, 'wxfix');
 export const WXSELF = path.join(BIN, 'wxself.so');
 export const WXEVADE = path.join(BIN, 'wxevade');
+export const WXROUTES = path.join(BIN, 'wxroutes');
+/** A shell script, run with bash: DDexec's technique (/proc/self/mem from bash), our own code. */
+export const DDSC_LIKE = path.join(SRC, 'ddsc-like.sh');
 
-function stale(out: string, src: string): boolean {
-  return !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs;
+function stale(out: string, ...srcs: string[]): boolean {
+  return !existsSync(out) || srcs.some((src) => statSync(out).mtimeMs < statSync(src).mtimeMs);
 }
 
 export function buildFixtures(): void {
   mkdirSync(BIN, { recursive: true });
   const wxfix = path.join(SRC, 'wxfix.c');
   if (stale(WXFIX, wxfix)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-o', WXFIX, wxfix]);
+  // the corpus: one header (the report line), two programs
+  const corpus = path.join(SRC, 'corpus.h');
   const wxevade = path.join(SRC, 'wxevade.c');
-  if (stale(WXEVADE, wxevade)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-pthread', '-o', WXEVADE, wxevade]);
+  if (stale(WXEVADE, wxevade, corpus)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-pthread', '-o', WXEVADE, wxevade]);
+  const wxroutes = path.join(SRC, 'wxroutes.c');
+  if (stale(WXROUTES, wxroutes, corpus)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-pthread', '-o', WXROUTES, wxroutes]);
   const wxself = path.join(SRC, 'wxself.c');
   if (stale(WXSELF, wxself)) execFileSync('cc', ['-O1', '-Wall', '-Werror', '-shared', '-fPIC', '-o', WXSELF, wxself]);
 }

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Sensor as LibSensor, SensorEvents } from '../../lib/sensor';
 import { SensorOptions } from '../../lib/options';
-import type { StartInfo } from '../../lib/native';
+import type { SensorStartInfo as StartInfo } from '../../lib/sensor';
 import { runFixture } from './fixtures';
 import type { Finding } from '../../lib/signatures/signature';
 

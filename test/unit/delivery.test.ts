@@ -16,7 +16,7 @@ function running(native: Partial<NativeSensor> = {}): Sensor {
   const sensor = new Sensor();
   const stopped = Promise.resolve();
   Object.assign(sensor, {
-    native: { stats: () => ZERO, stop: () => stopped, setFilters: () => {}, ...native },
+    native: { stats: () => ZERO, stop: () => stopped, detach: () => {}, setFilters: () => {}, ...native },
     state: 'running',
   });
   return sensor;

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileSink } from '../../lib/output/file-sink';
+import { isRoot } from '../helpers/sensor';
+import { tinyTmpfs } from '../helpers/tmpfs';
 
 describe('--output file sink', () => {
   let dir: string;
@@ -70,21 +73,47 @@ describe('--output file sink', () => {
     assert.equal(existsSync(sub), false);
   });
 
-  it('counts failed writes, reports once per streak, and is never fatal', function () {
-    if (!existsSync('/dev/full')) this.skip();
-    const drops: Array<[number, string | undefined, boolean]> = [];
-    const sink = new FileSink('/dev/full', { onDrop: (n, err, first) => drops.push([n, err.code, first]) });
-    sink.write('a');
-    sink.write('b');
-    sink.flush();
-    sink.write('c');
-    sink.flush();
+  it('refuses a FIFO, a device and a directory at once, without waiting for a reader', () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(() => new FileSink(fifo), /not a regular file \(a FIFO/);
+    assert.throws(() => new FileSink('/dev/null'), /not a regular file \(a character device\)/);
+    const sub = path.join(dir, 'sub');
+    mkdirSync(sub);
+    assert.throws(() => new FileSink(sub), /not a regular file/);
+  });
+
+  it('keeps the old file when a FIFO has taken the path before the reopen', () => {
+    const file = path.join(dir, 'out.json');
+    const sink = new FileSink(file);
+    renameSync(file, `${file}.1`);
+    execFileSync('mkfifo', [file]);
+    assert.match(String(sink.reopen()), /not a regular file \(a FIFO/);
+    sink.write('kept');
     sink.close();
-    assert.equal(sink.dropped, 3);
-    assert.equal(sink.lastError?.code, 'ENOSPC');
-    assert.deepEqual(drops, [
-      [2, 'ENOSPC', true],
-      [1, 'ENOSPC', false],
-    ]);
+    assert.equal(readFileSync(`${file}.1`, 'utf8'), 'kept\n');
+  });
+
+  it('counts failed writes on a full filesystem, reports once per streak, and is never fatal', function () {
+    if (!isRoot) this.skip();
+    const fs = tinyTmpfs(16384);
+    try {
+      const drops: Array<[number, string | undefined, boolean]> = [];
+      const sink = new FileSink(path.join(fs.dir, 'out.json'), { onDrop: (n, err, first) => drops.push([n, err.code, first]) });
+      sink.write('x'.repeat(20000)); // more than the filesystem holds: ENOSPC after a partial write
+      sink.write('b');
+      sink.flush();
+      sink.write('c');
+      sink.flush();
+      sink.close();
+      assert.equal(sink.dropped, 3);
+      assert.equal(sink.lastError?.code, 'ENOSPC');
+      assert.deepEqual(drops, [
+        [2, 'ENOSPC', true],
+        [1, 'ENOSPC', false],
+      ]);
+    } finally {
+      fs.unmount();
+    }
   });
 });

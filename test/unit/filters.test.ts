@@ -8,6 +8,8 @@ import { readFilterFile } from '../../lib/filter-file';
 import { encodeFilters, parseSelector } from '../../lib/filters';
 import { Sensor } from '../../lib/sensor';
 import { cgroup2Mount } from '../helpers/procs';
+import { nestedCgroups } from '../helpers/cgroups';
+import { isRoot } from '../helpers/sensor';
 
 describe('filters: validation', () => {
   let dir: string;
@@ -53,6 +55,37 @@ describe('filters: validation', () => {
     const mount = cgroup2Mount();
     if (!mount) this.skip();
     assert.doesNotThrow(() => encodeFilters(undefined, { cgroups: [mount] }));
+  });
+
+  it('refuses more allow and scope entries of one kind than the kernel map holds (RangeError naming 4096)', () => {
+    const pids = Array.from({ length: 4096 }, (_, i) => i + 1);
+    assert.throws(() => encodeFilters({ pids }, { pids: [5000] }), (e: Error) => e instanceof RangeError && /pids: .*4097 .*at most 4096/.test(e.message));
+    assert.throws(() => new Sensor({ allow: { comms: pids.map(String) }, scope: { comms: ['other'] } }), RangeError);
+    const file = path.join(dir, 'union.json');
+    writeFileSync(file, JSON.stringify({ allow: { uids: pids }, scope: { uids: [1] } }));
+    const fromFile = readFilterFile(file);
+    assert.doesNotThrow(() => encodeFilters(fromFile.allow, fromFile.scope), 'uid 1 is in both lists: one entry, 4096 in all');
+    assert.throws(() => encodeFilters(fromFile.allow, { uids: [4097] }), RangeError);
+    const sensor = new Sensor();
+    assert.throws(() => sensor.setFilters({ allow: { pids }, scope: { pids: [4097] } }), RangeError);
+  });
+
+  it('refuses a cgroup at a level the kernel cannot match (it checks levels 0 to 15)', function () {
+    if (!isRoot || !cgroup2Mount()) this.skip();
+    const chain = nestedCgroups(18);
+    try {
+      assert.doesNotThrow(() => encodeFilters(undefined, { cgroups: [chain.at(15)] }));
+      for (const level of [16, 18]) {
+        assert.throws(
+          () => encodeFilters({ cgroups: [chain.at(level)] }, undefined),
+          (e: Error) => e instanceof RangeError && new RegExp(`level ${level}.*levels 0 to 15`).test(e.message),
+        );
+      }
+      assert.throws(() => new Sensor({ scope: { cgroups: [chain.at(16)] } }), RangeError);
+      assert.throws(() => new Sensor().setScope({ cgroups: [chain.at(17)] }), RangeError);
+    } finally {
+      chain.remove();
+    }
   });
 
   it('reads filter files from regular files only, without blocking on a FIFO', () => {

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import { decodeBatch } from '../../lib/mem-prot-alert';
-import { parseListenAddress, sensorMetrics, statMetricName } from '../../lib/metrics';
+import { get, Server } from 'node:http';
+import { connect, Socket } from 'node:net';
+import { once } from 'node:events';
+import { METRICS_SERVER_LIMITS, parseListenAddress, sensorMetrics, serveMetrics, statMetricName } from '../../lib/metrics';
 import { Sensor, SensorStats } from '../../lib/sensor';
 import { TRC104 } from '../../lib/signatures/trc104';
 import { batch, record } from '../helpers/records';
@@ -38,6 +41,18 @@ describe('metrics', () => {
     assert.equal(sample(text, 'wxwatch_findings_total{signature="TRC-104"}'), 0);
     assert.match(text, /# TYPE wxwatch_delivery_delay_seconds histogram/);
     assert.doesNotMatch(text, /^wxwatch_findings_total /m, 'findings are per signature only');
+  });
+
+  it('never exposes a NaN: stats() fields that are not numbers have no counter of their own', async () => {
+    const metrics = sensorMetrics(fakeSensor({ seen: 1, findingsBySignature: { 'TRC-104': 2 } as unknown as number }));
+    const text = await metrics.registry.metrics();
+    const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    assert.ok(samples.length > 0);
+    for (const line of samples) assert.ok(Number.isFinite(Number(line.slice(line.lastIndexOf(' ') + 1))), line);
+    assert.doesNotMatch(text, /findings_by_signature/);
+    // An idle sensor's own stats() too.
+    const idle = await sensorMetrics(new Sensor()).registry.metrics();
+    assert.doesNotMatch(idle, /findings_by_signature|\bNaN\b|\bNan\b/);
   });
 
   it('reads stats() at scrape time, and shows fields that appear later', async () => {
@@ -87,5 +102,52 @@ describe('metrics', () => {
     for (const bad of ['', 'host', 'host:', '1.2.3.4:70000', '::1:9464', 'a:b:1']) {
       assert.throws(() => parseListenAddress(bad), TypeError, bad);
     }
+  });
+
+  describe('the HTTP endpoint', function () {
+    this.timeout(30000);
+    /** A TCP connection that sends nothing; `closed` resolves with what it received when the server closes it. */
+    async function idle(port: number): Promise<{ socket: Socket; closed: Promise<string> }> {
+      const socket = connect(port, '127.0.0.1');
+      let got = '';
+      socket.on('data', (d) => (got += d));
+      socket.on('error', () => {});
+      const closed = once(socket, 'close').then(() => got);
+      await once(socket, 'connect');
+      return { socket, closed };
+    }
+    const scrape = (port: number) =>
+      new Promise<number>((resolve, reject) => get(`http://127.0.0.1:${port}/metrics`, (res) => resolve(res.resume().statusCode!)).on('error', reject));
+    const connections = (server: Server) => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+
+    it('closes an idle connection by itself', async () => {
+      const { server } = await serveMetrics(new Registry(), { host: '127.0.0.1', port: 0 });
+      try {
+        const port = (server.address() as { port: number }).port;
+        const conn = await idle(port);
+        // Bounded by the test's timeout: before the limits, idle connections stayed open past 75 s.
+        assert.equal(await conn.closed, '');
+      } finally {
+        server.close();
+      }
+    });
+
+    it('refuses connections past its cap, and answers again once they are gone', async () => {
+      const { server } = await serveMetrics(new Registry(), { host: '127.0.0.1', port: 0 });
+      const open: Socket[] = [];
+      try {
+        const port = (server.address() as { port: number }).port;
+        for (let i = 0; i < METRICS_SERVER_LIMITS.maxConnections; i++) open.push((await idle(port)).socket);
+        const extra = await idle(port);
+        assert.equal(await extra.closed, '', 'closed without an answer');
+        for (const s of open) s.destroy();
+        // The server counts a connection gone once it has seen it close.
+        while ((await connections(server)) > 0) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(await scrape(port), 200);
+      } finally {
+        for (const s of open) s.destroy();
+        server.close();
+      }
+    });
   });
 });
