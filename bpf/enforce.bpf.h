@@ -282,6 +282,28 @@ int BPF_PROG(lsm__ptrace_access_check, struct task_struct *child, unsigned int m
 	return refuse(s, slot, task, WX_RULE_EXEC_WRITE);
 }
 
+/* PTRACE_TRACEME: a process in the scope offering itself to its parent, whose pokes then need
+ * no attach (and no hook can refuse a poke): refused as an attach is. */
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(lsm__ptrace_traceme, struct task_struct *parent, int ret)
+{
+	if (ret || !enforce)
+		return ret;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!enforced_on(task, 1) || BPF_CORE_READ(parent, tgid) == task->tgid)
+		return 0;
+	__u32 slot;
+	struct wx_scratch *s = refusal_slot(&slot);
+	if (!s)
+		return -EACCES;
+	struct wx_change *c = &s->change;
+	c->event = WX_EVENT_WRITE;
+	c->route = WX_ROUTE_PTRACE;
+	c->target_mm = task->mm;
+	c->flags = WX_F_RANGE_UNSURE;
+	return refuse(s, slot, task, WX_RULE_EXEC_WRITE);
+}
+
 /* userfaultfd fills memory past its protection (UFFDIO_COPY into an executable VMA), with no
  * hook on the fill: a process in the scope gets no userfaultfd. */
 SEC("lsm/inode_init_security_anon")

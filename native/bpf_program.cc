@@ -160,6 +160,7 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   bpf_program__set_autoload(p.lsm__shm_shmat, enforce);
   bpf_program__set_autoload(p.lsm__file_permission, enforce);
   bpf_program__set_autoload(p.lsm__ptrace_access_check, enforce);
+  bpf_program__set_autoload(p.lsm__ptrace_traceme, enforce);
   bpf_program__set_autoload(p.lsm__inode_init_security_anon, enforce);
   skel_->rodata->enforce = config.enforce ? 1 : 0;
   skel_->rodata->dedup = config.dedup ? 1 : 0;

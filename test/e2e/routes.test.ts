@@ -243,6 +243,10 @@ describe('enforcement closes every door (root, BPF LSM: the guests)', function (
     { name: 'READ_IMPLIES_EXEC, then mmap(RW)', args: ['rie-mmap'] },
     { name: 'a /proc/self/mem write into its own RX text', args: ['proc-mem-self'], signature: 'WXW-002' },
     { name: 'a loader renamed java (PR_SET_NAME) before its W→X', args: ['rename', 'java'], signature: 'TRC-104' },
+    { name: 'a memfd filled with write(), mapped PROT_EXEC', args: ['memfd-write-exec'], signature: 'WXW-004' },
+    { name: 'a memfd mapped RX shared, then RW shared at the same offsets', args: ['exec-first-alias'], signature: 'WXW-001' },
+    { name: 'PTRACE_POKETEXT of code into a stopped child', args: ['ptrace-poke'], signature: 'WXW-002' },
+    { name: 'userfaultfd UFFDIO_COPY into an RX VMA', args: ['uffd-copy'], signature: 'WXW-002' },
   ];
 
   for (const d of doors) {

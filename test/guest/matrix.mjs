@@ -12,6 +12,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSyn
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { bootGuest } from './boot.mjs';
 import { CELL_TIMEOUT_MS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, REPO, bootTimeoutMs, kernelModes } from './config.mjs';
@@ -100,6 +101,12 @@ async function bootAndCollect(label, modes) {
   return { cells, boot: boots };
 }
 
+/** The fixture programs, built here before any guest boots: one built in a guest lands on its
+ * tmpfs overlay, where its own text is an in-memory file (WXW-004) to the sensor. */
+function buildFixturesOnHost() {
+  createRequire(import.meta.url)(join(REPO, 'dist', 'test', 'helpers', 'fixtures.js')).buildFixtures();
+}
+
 /** True when the guest's kernel panicked before the job was up: no result, no timeout. */
 function panickedAtBoot(boot, upSeconds) {
   return boot.panicked && !boot.exit && !boot.timedOut && upSeconds === null;
@@ -155,6 +162,7 @@ export async function runMatrix(kernels, only) {
   if (guests.length) {
     try {
       ensureHostPackages();
+      buildFixturesOnHost();
     } catch (err) {
       for (const k of guests) cells.push(...modesOf(k).map((m) => notRun(k, m, err.message)));
       return { cells, boots };
