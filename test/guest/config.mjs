@@ -28,14 +28,34 @@ export const KERNELS = {
     meta: 'linux-image-amd64',
     lsmAdd: ['bpf'],
     modes: ['lsm-hook', 'auto'],
+    /* 6.1's cells but aliases (WXW-001: no alias walk here), the per-call summary (the object
+     * writes every VMA of a call one by one) and enforcement: the evasion corpus by title. */
     tests: {
       titles: [
         'reports a W→X loader as a TRC-104 finding with its exact context',
+        'judges each VMA of a range on its own',
         'gives each of the 16 combinations exactly the alert of the reference table',
         'the books still balance',
         'names what this kernel lacks',
       ],
-      byMode: { 'lsm-hook': [], auto: ["'auto' uses the cheapest mode"] },
+      byMode: {
+        'lsm-hook': [
+          'sibling threads churning the mmap lock',
+          'fails with ENOMEM after changing its first page',
+          'READ_IMPLIES_EXEC: mprotect(PROT_READ)',
+          'the i386 ABI (int 0x80)',
+          '8 executable VMAs, then the RW one',
+          'one call over 20 RW VMAs',
+          'a sibling making the page RW just before',
+          'mprotect(PROT_GROWSDOWN)',
+          'every one of 9,000 RW VMAs',
+          'storm: 300 processes',
+          "keeps the victim's finding",
+          'C and Python/ctypes loaders',
+          'attaches no syscall tracepoint',
+        ],
+        auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
+      },
     },
   },
   '6.1': { meta: 'linux-image-amd64' },
