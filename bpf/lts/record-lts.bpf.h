@@ -3,7 +3,8 @@
  * instead), bpf_get_current_task_btf (every task field through BPF_CORE_READ), compare-and-swap
  * and fetching atomics (5.12). What it does not do, and says so in the record or the books:
  * no code capture (a record that would carry code is flagged WX_F_CODE_SKIPPED and counted), no
- * fair shares or per-call summaries (the ring fills first: counted as lost), no alias walk.
+ * fair shares between processes (the ring fills first: counted as lost), no alias walk. Per
+ * call, as the main object: WX_CALL_RECORDS records one by one, the rest in summaries.
  *
  * Work slots: WX_SLOTS_PER_CPU per CPU, taken with plain stores. The kernels this object is for
  * run trampoline programs with migration disabled and, on the LTS distributions' builds
@@ -47,8 +48,9 @@ struct lts_change {
 	__s32 prot;
 	__u32 alert;
 	__u32 flags;
+	__u32 summary_count; /* WX_F_SUMMARY: how many changes it stands for */
 	__u16 syscall;
-	__u8 _pad[2];
+	__u8 _pad[6];
 };
 
 struct lts_dedup_key {
@@ -64,6 +66,24 @@ struct lts_dedup_key {
 };
 
 #define LTS_DEDUP_FLAGS (WX_F_DENIED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)
+
+/* What one call writes one by one, and per alert kind what it counted past that (record.bpf.h's
+ * struct wx_tally). */
+#define LTS_TALLY_KINDS 8
+
+struct lts_tally_kind {
+	__u64 count;
+	__u64 first;
+	__u64 last;
+	__u32 flags;
+	__u32 _pad;
+};
+
+struct lts_tally {
+	__u32 records;
+	__u32 _pad;
+	struct lts_tally_kind kind[LTS_TALLY_KINDS];
+};
 
 struct lts_scratch {
 	__u32 busy;
@@ -270,7 +290,7 @@ static __always_inline __u32 lts_append_cgroup(struct lts_scratch *s, __u32 at, 
 
 /* The slot's change as a record in the ring, or counted: seen = emitted + filtered +
  * suppressed + lost, as the main object's books. */
-static __always_inline void lts_emit(struct lts_scratch *s)
+static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *tally)
 {
 	struct lts_change *c = &s->change;
 	struct wx_record *r = (void *)s->record;
@@ -278,13 +298,14 @@ static __always_inline void lts_emit(struct lts_scratch *s)
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	__builtin_memset(r, 0, sizeof(*r));
 	count(WX_CNT_SEEN);
-	if (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE))
+	int summary = (c->flags & WX_F_SUMMARY) != 0; /* its members were counted each */
+	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE)))
 		count(WX_CNT_DEGRADED);
 	lts_fill_region(r, mm, c);
 	__u64 leader_start = BPF_CORE_READ(task, group_leader, start_boottime);
 	__u64 exec_id = BPF_CORE_READ(task, self_exec_id);
 	struct lts_dedup_key *key = &s->key;
-	if (dedup) {
+	if (dedup && !summary) {
 		__builtin_memset(key, 0, sizeof(*key));
 		key->start_boot_ns = leader_start;
 		key->exec_id = exec_id;
@@ -299,7 +320,20 @@ static __always_inline void lts_emit(struct lts_scratch *s)
 			return;
 		}
 	}
+	if (tally && !summary) {
+		if (tally->records >= WX_CALL_RECORDS) {
+			struct lts_tally_kind *k = &tally->kind[c->alert & (LTS_TALLY_KINDS - 1)];
+			if (k->count++ == 0)
+				k->first = c->vma_start;
+			k->last = c->vma_end;
+			k->flags |= c->flags;
+			count(WX_CNT_THROTTLED);
+			return;
+		}
+		tally->records++;
+	}
 	r->alert = c->alert;
+	r->summary_count = c->summary_count;
 	r->ts_boot_ns = bpf_ktime_get_boot_ns();
 	r->addr = c->addr;
 	r->len = c->len;
@@ -319,7 +353,7 @@ static __always_inline void lts_emit(struct lts_scratch *s)
 	r->uts_len = n > 1 ? n - 1 : 0;
 	at += r->uts_len;
 	struct file *file = c->file; /* a local: BPF_CORE_READ(c->file) would relocate c's field too */
-	if (file) {
+	if (file && !summary) {
 		struct path fp = BPF_CORE_READ(file, f_path);
 		r->path_len = lts_append_path(s, at, &fp);
 		if (!s->path_complete)
@@ -339,7 +373,7 @@ static __always_inline void lts_emit(struct lts_scratch *s)
 	r->cgroup_len = lts_append_cgroup(s, at, task);
 	at += r->cgroup_len;
 	/* No code capture here: a record that would carry code says it has none. */
-	if (capture_bytes && !(c->flags & WX_F_DENIED) &&
+	if (capture_bytes && !summary && !(c->flags & WX_F_DENIED) &&
 	    (c->alert == WX_ALERT_MPROT_W_REM || (c->flags & (WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)))) {
 		r->flags |= WX_F_CODE_SKIPPED;
 		count(WX_CNT_CODE_SKIPPED);
@@ -358,7 +392,7 @@ static __always_inline void lts_emit(struct lts_scratch *s)
 		count(WX_CNT_LOST);
 		return;
 	}
-	if (dedup) {
+	if (dedup && !summary) {
 		__u8 one = 1;
 		bpf_map_update_elem(&wx_dedup, key, &one, BPF_ANY);
 	}

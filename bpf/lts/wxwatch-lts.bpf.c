@@ -55,6 +55,14 @@ struct {
 	__type(value, struct lts_fixup);
 } wx_lts_fixups SEC(".maps");
 
+/* One mprotect or pkey_mprotect call, per thread: its records, and the summaries past them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* bpf_get_current_pid_tgid() */
+	__type(value, struct lts_tally);
+} wx_lts_calls SEC(".maps");
+
 /* The call's context (trampolines.bpf.h's call_context). */
 static __always_inline void lts_call_context(struct lts_change *c, struct task_struct *task, __u64 start, __u64 end)
 {
@@ -94,7 +102,7 @@ static __always_inline void describe_change(struct lts_change *c, struct task_st
 }
 
 /* Writes the change in a slot, or counts it seen and lost when every slot is held. */
-static __always_inline void emit_from(struct lts_change *from)
+static __always_inline void emit_from(struct lts_change *from, struct lts_tally *tally)
 {
 	struct lts_scratch *s = lts_slot_take();
 	if (!s) {
@@ -103,8 +111,67 @@ static __always_inline void emit_from(struct lts_change *from)
 		return;
 	}
 	__builtin_memcpy(&s->change, from, sizeof(s->change));
-	lts_emit(s);
+	lts_emit(s, tally);
 	lts_slot_put(s);
+}
+
+/* do_mprotect_pkey(start, len, prot, pkey): one call, whatever its ABI. No state (the map
+ * full): its VMAs are all written one by one. */
+SEC("fentry/do_mprotect_pkey")
+int BPF_PROG(fentry__do_mprotect_pkey)
+{
+	__u64 key = bpf_get_current_pid_tgid();
+	struct lts_tally fresh = {};
+	bpf_map_update_elem(&wx_lts_calls, &key, &fresh, BPF_ANY);
+	return 0;
+}
+
+/* A summary record standing for what one kind counted past WX_CALL_RECORDS (record.bpf.h's
+ * summary_of). */
+static __always_inline void emit_summary(struct lts_scratch *s, struct lts_tally_kind *k, __u32 alert, __u16 syscall)
+{
+	if (!k->count)
+		return;
+	struct lts_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->alert = alert;
+	c->flags = (k->flags & ~(WX_F_HAS_FILE | WX_F_CODE_TRUNCATED | WX_F_CODE_SKIPPED)) | WX_F_SUMMARY;
+	c->summary_count = k->count;
+	c->vma_start = k->first;
+	c->vma_end = k->last;
+	c->addr = k->first;
+	c->len = k->last - k->first;
+	c->syscall = syscall;
+	lts_emit(s, 0);
+}
+
+/* At its end: one summary record per alert kind counted past WX_CALL_RECORDS. */
+SEC("fexit/do_mprotect_pkey")
+int BPF_PROG(fexit__do_mprotect_pkey)
+{
+	__u64 key = bpf_get_current_pid_tgid();
+	struct lts_tally *t = bpf_map_lookup_elem(&wx_lts_calls, &key);
+	if (!t)
+		return 0;
+	if (t->records >= WX_CALL_RECORDS) {
+		struct lts_scratch *s = lts_slot_take();
+		if (!s) {
+			/* the summaries' members are counted (throttled); the summaries themselves lost */
+			count(WX_CNT_SEEN);
+			count(WX_CNT_LOST_BUSY);
+		} else {
+			struct wx_call call = {};
+			call_number(current_task(), &call);
+			/* mprotect's alert kinds, written out: 5.10's verifier refuses this loop as clang
+			 * lays it out */
+			emit_summary(s, &t->kind[WX_ALERT_MPROT_X_ADD], WX_ALERT_MPROT_X_ADD, call.syscall);
+			emit_summary(s, &t->kind[WX_ALERT_MPROT_W_ADD], WX_ALERT_MPROT_W_ADD, call.syscall);
+			emit_summary(s, &t->kind[WX_ALERT_MPROT_W_REM], WX_ALERT_MPROT_W_REM, call.syscall);
+			lts_slot_put(s);
+		}
+	}
+	bpf_map_delete_elem(&wx_lts_calls, &key);
+	return 0;
 }
 
 /* Entry: the VMA before the change, kept for the exit. */
@@ -133,7 +200,7 @@ int BPF_PROG(fentry__mprotect_fixup_0, struct vm_area_struct *vma, void *pprev, 
 		if (f.filtered)
 			return 0;
 		f.change.flags |= WX_F_OUTCOME_UNKNOWN;
-		emit_from(&f.change);
+		emit_from(&f.change, 0);
 	}
 	return 0;
 }
@@ -163,7 +230,7 @@ int BPF_PROG(fexit__mprotect_fixup_0, struct vm_area_struct *vma, void *pprev, u
 		f->change.flags |= WX_F_DENIED;
 		f->change.ret = ret;
 	}
-	emit_from(&f->change);
+	emit_from(&f->change, bpf_map_lookup_elem(&wx_lts_calls, &key));
 	bpf_map_delete_elem(&wx_lts_fixups, &key);
 	return 0;
 }
@@ -197,7 +264,7 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	c->new_flags = vm_flags;
 	c->file = file;
 	lts_call_context(c, task, ret, ret + len);
-	lts_emit(s);
+	lts_emit(s, 0);
 	lts_slot_put(s);
 	return 0;
 }

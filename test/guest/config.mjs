@@ -28,8 +28,8 @@ export const KERNELS = {
     meta: 'linux-image-amd64',
     lsmAdd: ['bpf'],
     modes: ['lsm-hook', 'auto'],
-    /* 6.1's cells but aliases (WXW-001: no alias walk here), the per-call summary (the object
-     * writes every VMA of a call one by one) and enforcement: the evasion corpus by title. */
+    /* 6.1's cells but aliases (WXW-001: no alias walk here), code evidence and enforcement: the
+     * evasion corpus by title. */
     tests: {
       titles: [
         'reports a W→X loader as a TRC-104 finding with its exact context',
@@ -50,6 +50,7 @@ export const KERNELS = {
           'mprotect(PROT_GROWSDOWN)',
           'every one of 9,000 RW VMAs',
           'storm: 300 processes',
+          'more VMAs than one snapshot holds',
           "keeps the victim's finding",
           'C and Python/ctypes loaders',
           'attaches no syscall tracepoint',
