@@ -2,7 +2,8 @@
 // (a) the plain C consumer (the ceiling), (b) a started Sensor with only a 'batch' listener,
 // (c) a started Sensor with only a 'finding' listener (TRC-104 findings per second).
 import type { Helpers } from './build';
-import { config, log, RateMeter, round, spawnJson, StartInfo, withSensor } from './helpers';
+import type { Sensor } from '../lib/index';
+import { baselineLibrary, BASELINE, config, log, RateMeter, round, spawnJson, StartInfo, withSensor } from './helpers';
 
 interface BaselineOut {
   injected: number;
@@ -37,6 +38,8 @@ export interface DrainResult {
   baselineC: number;
   batch: number;
   finding: number;
+  /** BENCH_BASELINE: the other checkout's sensor, in the same run. */
+  before?: { root: string; batch: number; finding: number };
   raw: {
     seconds: number;
     baselineC: { injectedPerSec: number; consumedPerSec: number; ringFull: number };
@@ -58,7 +61,7 @@ async function baseline(helpers: Helpers): Promise<DrainResult['raw']['baselineC
 }
 
 /** One sensor, one kind of listener, the injector filling its ring for the phase's time. */
-async function sensorDrain(helpers: Helpers, listener: 'batch' | 'finding'): Promise<SensorDrain> {
+async function sensorDrain(helpers: Helpers, listener: 'batch' | 'finding', SensorClass?: typeof Sensor): Promise<SensorDrain> {
   // Stamping every batch is cheap; stamping every finding would be part of what is measured.
   const meter = new RateMeter(listener === 'batch' ? 1 : 4096);
   const { result, stats, started } = await withSensor(
@@ -72,6 +75,7 @@ async function sensorDrain(helpers: Helpers, listener: 'batch' | 'finding'): Pro
     },
     // The same ring size as the C baseline's (injector.c), so that only the consumers differ.
     { ringBufferBytes: BASELINE_RING_BYTES },
+    SensorClass,
   );
   // Only arrivals inside the injection window count: not the start-up, not the backlog after.
   const rate = meter.rateWithin(BigInt(result.startMonoNs), BigInt(result.endMonoNs));
@@ -95,10 +99,19 @@ export async function runDrain(helpers: Helpers): Promise<DrainResult> {
   const batch = await sensorDrain(helpers, 'batch');
   log(`drain: sensor with a 'finding' listener, ${config.drainSeconds} s`);
   const finding = await sensorDrain(helpers, 'finding');
+  let before: DrainResult['before'];
+  if (BASELINE) {
+    log(`drain: the baseline's sensor (${BASELINE}), 'batch' then 'finding' listener`);
+    const Before = baselineLibrary()!.Sensor as unknown as typeof Sensor;
+    const b = await sensorDrain(helpers, 'batch', Before);
+    const f = await sensorDrain(helpers, 'finding', Before);
+    before = { root: BASELINE, batch: b.recordsPerSec, finding: f.recordsPerSec };
+  }
   return {
     baselineC: c.consumedPerSec,
     batch: batch.recordsPerSec,
     finding: finding.recordsPerSec,
+    ...(before ? { before } : {}),
     raw: { seconds: config.drainSeconds, baselineC: c, batch, finding },
   };
 }

@@ -19,6 +19,15 @@ function envSeconds(name: string, fallback: number): number {
 
 const quick = process.env.BENCH_QUICK === '1';
 
+/** BENCH_BASELINE=DIR: another checkout (built: dist/ and build/) whose library and CLI some
+ * phases run too, in the same run, so that before and after compare on a busy machine. */
+export const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
+
+/** The baseline's library, loaded beside this one (its own addon). */
+export function baselineLibrary(): typeof import('../lib/index') | undefined {
+  return BASELINE ? (require(path.join(BASELINE, 'dist', 'lib', 'index.js')) as typeof import('../lib/index')) : undefined;
+}
+
 /** Phase sizes. BENCH_QUICK=1 shrinks all of them for a smoke run; explicit variables win. */
 export const config = {
   quick,
@@ -32,6 +41,7 @@ export const config = {
   latencyIntervalMs: 10,
   rssWarmupSeconds: quick ? 1 : 5,
   rssSeconds: envSeconds('BENCH_RSS_SECONDS', quick ? 5 : 60),
+  cliSeconds: envSeconds('BENCH_CLI_SECONDS', quick ? 2 : 5),
 } as const;
 
 /** Node's clock for every arrival: uv_hrtime reads CLOCK_MONOTONIC, as the C helpers do. */
@@ -76,8 +86,9 @@ export async function withSensor<T>(
   setup: (sensor: Sensor) => void,
   body: (sensor: Sensor, started: StartInfo) => Promise<T>,
   options: SensorOptions = {},
+  SensorClass: typeof Sensor = Sensor,
 ): Promise<{ result: T; stats: SensorStats; started: StartInfo }> {
-  const sensor = new Sensor(options);
+  const sensor = new SensorClass(options);
   setup(sensor);
   const started = sensor.start();
   let result: T;

@@ -1,6 +1,7 @@
 // The watched process for the overhead, storm and latency benchmarks. One page, flipped in a
 // loop; every mode prints one JSON line at the end (nothing is printed while timing).
 //   mprotect_loop match N [SECONDS]     RW→RX→RW pairs: each pair is one W→X transition (TRC-104)
+//   mprotect_loop rate RATE SECONDS     RW→RX→RW pairs at RATE per second, paced every 1 ms
 //   mprotect_loop nomatch N [SECONDS]   RW→R→RW pairs: the same calls without EXEC (no alert)
 //   mprotect_loop latency N INTERVAL_MS one RW→RX→RW pair every INTERVAL_MS; prints the
 //                                       CLOCK_MONOTONIC ns taken right before each RX call
@@ -56,6 +57,23 @@ static int loop(const char *mode, void *p, long page, long pairs, double seconds
   return 0;
 }
 
+/* A fixed rate: the pairs due by now, every millisecond, so a burst never exceeds one ms's
+ * worth. Falls behind (and says so in "pairs") only if the machine cannot keep the rate. */
+static int rate(void *p, long page, long per_sec, double seconds) {
+  uint64_t start = mono_ns(), end = start + (uint64_t)(seconds * 1e9), now = start;
+  long done = 0;
+  struct timespec tick = {0, 1000000L};
+  while (now < end) {
+    long due = (long)((double)(now - start) * (double)per_sec / 1e9);
+    for (; done < due; done++) flip(p, page, PROT_READ | PROT_EXEC);
+    nanosleep(&tick, NULL);
+    now = mono_ns();
+  }
+  printf("{\"mode\":\"rate\",\"pid\":%d,\"pairs\":%ld,\"transitions\":%ld,\"seconds\":%.6f}\n", getpid(), done,
+         done, (double)(now - start) / 1e9);
+  return 0;
+}
+
 /* The latency probe: few transitions, far apart, each stamped just before its syscall. The
  * reader compares with process.hrtime.bigint(), which is CLOCK_MONOTONIC as well. */
 static int latency(void *p, long page, long count, long interval_ms) {
@@ -103,6 +121,7 @@ int main(int argc, char **argv) {
   ((volatile char *)p)[0] = 1; /* fault the page in before timing */
 
   if (!strcmp(mode, "match") || !strcmp(mode, "nomatch")) return loop(mode, p, page, n, argc > 3 ? atof(argv[3]) : 0);
+  if (!strcmp(mode, "rate")) return rate(p, page, n, argc > 3 ? atof(argv[3]) : 1);
   if (!strcmp(mode, "latency")) return latency(p, page, n, argc > 3 ? atol(argv[3]) : 10);
   if (!strcmp(mode, "getppid") || !strcmp(mode, "mmap")) return unrelated(mode, page, n);
   fprintf(stderr, "mprotect_loop: unknown mode %s\n", mode);

@@ -2,6 +2,7 @@
 // bench/results/. Figures are reported, never judged: a slow figure is not a failure; a phase
 // that cannot run is, and exits non-zero.
 import { buildHelpers } from './build';
+import { runCli } from './cli';
 import { runDrain } from './drain';
 import { config, log } from './helpers';
 import { runLatency } from './latency';
@@ -40,19 +41,27 @@ async function main(): Promise<void> {
     return result;
   };
 
-  const micro = await phase('micro', () => runMicro());
-  const drain = await phase('drain', () => runDrain(helpers));
-  const overhead = await phase('overhead', () => runOverhead(helpers));
-  overhead.hostSyscall = await phase('host cost', () => runHostCost(helpers));
-  const storm = await phase('storm', () => runStorm(helpers));
-  const latency = await phase('latency', () => runLatency(helpers));
-  const rssMb = await phase('memory', () => runMemory(helpers));
+  // BENCH_PHASES=micro,cli runs only those (a partial run is printed, not written to results).
+  const only = process.env.BENCH_PHASES ? new Set(process.env.BENCH_PHASES.split(',')) : undefined;
+  const want = <T>(name: string, body: () => Promise<T>) => (only && !only.has(name) ? Promise.resolve(undefined) : phase(name, body));
+
+  const micro = await want('micro', () => runMicro());
+  const drain = await want('drain', () => runDrain(helpers));
+  const cli = await want('cli', () => runCli(helpers));
+  const overhead = await want('overhead', () => runOverhead(helpers));
+  const hostSyscall = await want('host-cost', () => runHostCost(helpers));
+  if (overhead && hostSyscall) overhead.hostSyscall = hostSyscall;
+  const storm = await want('storm', () => runStorm(helpers));
+  const latency = await want('latency', () => runLatency(helpers));
+  const rssMb = await want('memory', () => runMemory(helpers));
 
   // the summary keys first, then the detail
-  const results: Results = { drain, overhead, storm, latency, rssMb, micro, machine };
+  const results: Partial<Results> & { machine: typeof machine } = { drain, cli, overhead, storm, latency, rssMb, micro, machine };
   printTable(results);
   console.log(JSON.stringify(results, null, 2));
-  for (const file of writeResults(results)) log(`wrote ${file}`);
+  // A partial run is kept under its own label, never as latest.json.
+  const label = only ? (process.env.BENCH_LABEL ?? [...only].join('+')).replace(/[^\w.+-]/g, '_') : undefined;
+  for (const file of writeResults(results, label)) log(`wrote ${file}`);
 }
 
 main().catch((err: unknown) => {

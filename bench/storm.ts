@@ -19,9 +19,12 @@ export interface StormAccounting {
   findings: number;
   lost: number;
   suppressed: number;
-  /** transitions - findings - lost - suppressed - filtered: nonzero means something went missing
-   * without being counted (or, if negative, that other processes fed the counters). */
+  /** transitions - findings - lost - suppressed - filtered - throttled: nonzero means something
+   * went missing without being counted (or, if negative, that other processes fed the counters). */
   unaccounted: number;
+  /** Counted into summary records instead of their own (the kernel's fair share of a filling
+   * ring); absent before the kernel had summaries. */
+  throttled: number;
   filtered: number;
   noState: number;
   seen: number;
@@ -74,7 +77,8 @@ async function storm(helpers: Helpers, dedup: boolean): Promise<StormAccounting>
     findings,
     lost: stats.lost,
     suppressed: stats.suppressed,
-    unaccounted: transitions - findings - stats.lost - stats.suppressed - stats.filtered,
+    unaccounted: transitions - findings - stats.lost - stats.suppressed - stats.filtered - (stats.throttled ?? 0) - (stats.lostBusy ?? 0),
+    throttled: stats.throttled ?? 0,
     filtered: stats.filtered,
     noState: stats.noState,
     seen: stats.seen,

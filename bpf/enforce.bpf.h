@@ -75,9 +75,13 @@ int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqpr
 	struct file *file = BPF_CORE_READ(vma, vm_file);
 	__u32 written = memory_flags(vma, file);
 	__u8 rule = WX_RULE_NONE;
-	if ((asked & VM_EXEC) && (asked & VM_WRITE) && !((prev & VM_EXEC) && (prev & VM_WRITE)))
+	/* Written memory gaining X is refused as that, the more telling rule, even when it would
+	 * stay writable too (RW, write, RWX): the finding is the written-then-executable one. */
+	if (gained_exec && (written & WX_F_WRITTEN))
+		rule = WX_RULE_WRITTEN_EXEC;
+	else if ((asked & VM_EXEC) && (asked & VM_WRITE) && !((prev & VM_EXEC) && (prev & VM_WRITE)))
 		rule = WX_RULE_WRITE_EXEC;
-	else if (gained_exec && ((prev & VM_WRITE) || (written & WX_F_WRITTEN)))
+	else if (gained_exec && (prev & VM_WRITE))
 		rule = WX_RULE_WRITTEN_EXEC;
 	else if (gained_exec && (written & WX_F_IN_MEMORY_FILE))
 		rule = WX_RULE_IN_MEMORY_FILE;

@@ -5,8 +5,10 @@ import { parseArgs } from 'node:util';
 import { AlertKind } from './event';
 import { readFilterFile } from './filter-file';
 import { LineOutput, stdoutTarget } from './output/line-output';
-import { detectionJson, toJson } from './output/json';
-import { detectionLine } from './output/text';
+import { detectionJsonInto, eventJsonInto } from './output/json';
+import { ByteSink } from './byte-writer';
+import { detectionLine, eventLine } from './output/text';
+import { addon } from './native';
 import { privilegeError, RequirementsError } from './privileges';
 import { parseSelector, ProcessSelector } from './filters';
 import { SensorMode } from './options';
@@ -26,8 +28,8 @@ Watches every process on this host for memory that was writable becoming executa
                             how mprotect is watched (default auto: the best that works here)
   --format json|text        json: Tracee's detection JSON (default); text: one line for people
   --parse-arguments         render arguments for people (alert text, PROT_ names, hex addresses)
-  --alerts                  also print raw mem_prot_alert events (all kinds) as JSON lines
-  --denied                  also print W->X attempts the kernel refused, as JSON lines
+  --alerts                  also print raw mem_prot_alert events (all kinds), in --format
+  --denied                  also print W->X attempts the kernel refused, in --format
   --ring-buffer-bytes N     kernel ring buffer size, a power of two (default 1048576)
   --no-dedup                one finding per transition (default: once per transition kind,
                             region and file per process image)
@@ -153,7 +155,12 @@ function numberFlag(name: string, value: string | undefined): number | undefined
 
 /** Where output lines go: stdout (bounded, EPIPE-aware), or --output's file. */
 interface Output {
-  line(line: string): void;
+  /** One line, made only if it can still be written (a full output counts it dropped). */
+  lineFrom(make: () => string): void;
+  /** The same, for a line written as bytes into a sink. */
+  bytesFrom(write: (sink: ByteSink) => void): void;
+  /** A batch's lines are all in: write them. */
+  flush(): void;
   finish(ms: number): Promise<unknown>;
   readonly dropped: number;
 }
@@ -171,12 +178,19 @@ function fileOutput(file: string, metrics: SensorMetrics | undefined, say: (line
   } catch (err) {
     fail(`--output: ${(err as Error).message}`, 2);
   }
+  const scratch = new ByteSink();
   process.on('SIGHUP', () => {
     const err = sink.reopen();
     if (err) say(`SIGHUP: kept writing the old ${file}: ${err.message}`);
   });
   return {
-    line: (line) => sink.write(line),
+    lineFrom: (make) => sink.write(make()),
+    bytesFrom: (write) => {
+      scratch.at = 0;
+      write(scratch);
+      sink.write(scratch.buf.toString('utf8', 0, scratch.at));
+    },
+    flush: () => sink.flush(),
     finish: async () => sink.close(),
     get dropped() {
       return sink.dropped;
@@ -250,19 +264,24 @@ async function main(): Promise<void> {
   const metrics = listen ? sensorMetrics(sensor) : undefined;
   const output: Output = args.output
     ? fileOutput(args.output, metrics, say)
-    : new LineOutput(stdoutTarget(), maxOutputBytes, {
+    : new LineOutput(stdoutTarget(addon), maxOutputBytes, {
         closed: () => stop('stdout closed'),
         report: (message) => say(`stdout: ${message}`),
       });
-  const out = (line: string) => output.line(line);
+  const out = (make: () => string) => output.lineFrom(make);
+  const outBytes = (write: (sink: ByteSink) => void) => output.bytesFrom(write);
   const json = { parseArguments: args['parse-arguments'] };
   if (captures) {
     const dir = captures;
     sensor.on('finding', (f) => dir.store(f));
   }
-  sensor.on('finding', (f) => out(args.format === 'text' ? detectionLine(f) : detectionJson(f, json)));
-  sensor.on('alert', (e) => out(toJson(e)));
-  sensor.on('denied', (e) => out(toJson(e)));
+  // One line per finding and event, in --format; one write per batch.
+  const text = args.format === 'text';
+  // (JSON goes straight into the output's bytes)
+  sensor.on('finding', text ? (f) => out(() => detectionLine(f)) : (f) => outBytes((sink) => detectionJsonInto(f, sink, json)));
+  sensor.on('alert', text ? (e) => out(() => eventLine(e)) : (e) => outBytes((sink) => eventJsonInto(e, sink)));
+  sensor.on('denied', text ? (e) => out(() => eventLine(e)) : (e) => outBytes((sink) => eventJsonInto(e, sink)));
+  sensor.on('delivered', () => output.flush());
   sensor.on('lost', ({ lost, total }) => say(`lost ${lost} records (ring buffer full; ${total} in all)`));
   sensor.on('degraded', ({ degraded, noState }) =>
     say(

@@ -30,11 +30,21 @@ export function containerIdFromCgroup(cgroup: string): string {
 // as '_'), cgroupfs driver "pod<uid>". A uid is a UUID, or 32 hex digits for a static pod.
 const POD = /^(?:kubepods(?:-[a-z]+)*-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})(?:\.slice)?$/;
 
+const podCache = new Map<string, string>();
+
 /** The Kubernetes pod UID in a "parent/leaf" cgroup name (Tracee's kubernetes.podUID), or ''. */
 export function podUidFromCgroup(cgroup: string): string {
+  const hit = podCache.get(cgroup);
+  if (hit !== undefined) return hit;
+  let uid = '';
   for (const name of cgroup.split('/').reverse()) {
     const m = POD.exec(name);
-    if (m) return m[1].replaceAll('_', '-');
+    if (m) {
+      uid = m[1].replaceAll('_', '-');
+      break;
+    }
   }
-  return '';
+  if (podCache.size >= CACHE_LIMIT) podCache.clear();
+  podCache.set(cgroup, uid);
+  return uid;
 }

@@ -1,5 +1,6 @@
-// A TRC-104 finding as the sensor delivers it: Tracee's {SigMetadata, Event, Data}, and a
-// toJSON() that gives the documented detection object, so JSON.stringify(finding) works.
+// A finding as the sensor delivers it: Tracee's {SigMetadata, Event, Data}, and a toJSON() that
+// gives the documented detection object, so JSON.stringify(finding) works. Nothing is read from
+// the record until someone asks.
 import type { MemProtAlert } from './mem-prot-alert';
 import { detectionObject } from './output/json';
 import { jsonSafe } from './output/json-safe';

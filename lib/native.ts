@@ -108,6 +108,8 @@ interface Addon {
   NativeSensor: new (options: NativeSensorOptions) => NativeSensor;
   layout: NativeLayout;
   bootToEpochNs(): bigint;
+  /** Grows the pipe at fd to at least `bytes` where allowed; its capacity, or -1 (not a pipe). */
+  growPipe(fd: number, bytes: number): number;
   /** The answers of the kernel's BTF to queries (kernel-features.ts BTF_QUERIES), in order;
    * throws if it cannot be read. */
   kernelBtf(queries: string[]): boolean[];

@@ -2,9 +2,12 @@
 // time: no hand copy), and checked against the addon's own offsetof() values when the addon
 // loads (lib/native.ts): a stale build on either side fails loudly instead of decoding garbage.
 import type { NativeLayout } from './native';
-import { FLAG, OFF, WX } from './wire';
+import { FLAG, OFF, TYPE, WX } from './wire';
 
-export { FLAG, OFF };
+export { FLAG, OFF, TYPE };
+/** The record's tail after the fixed part, in order, each `<name>_len` bytes long (bpf/wxwatch.h:
+ * the strings back to back, then the code). */
+export const TAIL = ['uts', 'path', 'exe', 'cgroup', 'target_exe', 'code'] as const;
 export const FIXED_SIZE = WX.WX_RECORD_FIXED_SIZE;
 export const ALIGN = WX.WX_RECORD_ALIGN;
 /** The most code bytes a record carries and the page they are read by. */

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { BoundedQueue } from './bounded-queue';
 import { Detection } from './finding';
-import { MemProtAlert, decodeBatch } from './mem-prot-alert';
+import { BatchView, batchView, decodeBatch, MemProtAlert } from './mem-prot-alert';
 import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
 import { encodeFilters, ProcessSelector } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
@@ -12,7 +12,8 @@ import { planModes } from './kernel-features';
 import { release } from 'node:os';
 import { describeFallbacks } from './load-errors';
 import { Finding } from './signatures/signature';
-import { FLAG } from './record-layout';
+import { ALIGN, FLAG, OFF } from './record-layout';
+import type { Signature } from './signatures/signature';
 import { TRC104 } from './signatures/trc104';
 import { isSelfCheckOfASensor } from './self-check';
 import { Coverage, coverageOf, NOT_REFUSED } from './coverage';
@@ -74,6 +75,8 @@ export interface SensorEvents {
   degraded: [info: { degraded: number; noState: number; total: { degraded: number; noState: number } }];
   /** Findings dropped because an async iterator was full, at most every 100 ms. */
   dropped: [info: { dropped: number; total: number }];
+  /** After every event of one batch has been delivered: for consumers that write in batches. */
+  delivered: [info: { records: number }];
   error: [error: Error];
   close: [stats: SensorStats];
 }
@@ -81,6 +84,12 @@ export interface SensorEvents {
 type State = 'idle' | 'running' | 'closing' | 'closed';
 
 const LOSS_CHECK_MS = 100;
+// Offsets read once: a re-exported binding (OFF) is a getter call on every use.
+const SIZE_AT = OFF.size;
+const FLAGS_AT = OFF.flags;
+const ALERT_AT = OFF.alert;
+const DENIED = FLAG.DENIED;
+const BLOCKED = FLAG.BLOCKED;
 const QUIESCE_MS = 500;
 const DEFAULT_MAX_QUEUED = 4096;
 // A listener that throws on every event gets one warning with a stack, then a count at most this
@@ -147,7 +156,9 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private state: State = 'idle';
   private closed: Promise<SensorStats> | null = null;
   private counts = { findings: 0, alerts: 0, denied: 0, dropped: 0, listenerErrors: 0, deliveryErrors: 0, selfChecksOfOthers: 0 };
-  private findingsBySignature: Record<string, number> = {};
+  private readonly signatures: ReadonlyArray<Signature>;
+  /** Findings per signature, by its index in `signatures`. */
+  private readonly signatureCounts: number[];
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
   private lostReported = 0;
@@ -165,6 +176,9 @@ export class Sensor extends EventEmitter<SensorEvents> {
   constructor(options: SensorOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    this.signatures = [...this.options.signatures];
+    this.signatureCounts = this.signatures.map(() => 0);
+
     this.allow = options.allow;
     this.scope = options.scope;
   }
@@ -334,7 +348,11 @@ export class Sensor extends EventEmitter<SensorEvents> {
     // In-kernel filters and the native alert-kind prefilter are both "filtered".
     const filtered = n.filtered + n.prefiltered;
     const inFlight = n.seen - emitted - filtered - n.suppressed - n.lost - n.lostBusy - n.throttled - n.malformed;
-    return { ...n, emitted, filtered, inFlight, ...this.counts, findingsBySignature: { ...this.findingsBySignature } };
+    const findingsBySignature: Record<string, number> = {};
+    this.signatures.forEach((sig, k) => {
+      if (this.signatureCounts[k]) findingsBySignature[sig.metadata.ID] = (findingsBySignature[sig.metadata.ID] ?? 0) + this.signatureCounts[k];
+    });
+    return { ...n, emitted, filtered, inFlight, ...this.counts, findingsBySignature };
   }
 
   /**
@@ -413,36 +431,70 @@ export class Sensor extends EventEmitter<SensorEvents> {
     const wantFindings = onFinding.length > 0 || queues.length > 0;
     const onAlert = this.options.alertKinds.size ? this.listenersOf('alert') : [];
     const onDenied = this.listenersOf('denied');
-    if (!wantFindings && !onAlert.length && !onDenied.length && !this.probes.size) return;
-    for (const event of decodeBatch(buffer, records, offset)) {
-      const probe = this.probes.size ? this.probes.get(event.hostProcessId) : undefined;
-      if (probe) {
-        if (TRC104.matches(event)) probe();
-        continue;
+    if (wantFindings || onAlert.length || onDenied.length || this.probes.size) {
+      this.dispatchRecords(batchView(buffer, records, offset), records, onFinding, queues, onAlert, onDenied);
+    }
+    if (this.listenerCount('delivered')) this.deliver('delivered', { records });
+  }
+
+  // The hot loop: one small view object per record, a Detection per finding, nothing else.
+  private dispatchRecords(
+    batch: BatchView,
+    records: number,
+    onFinding: Array<(f: Finding) => void>,
+    queues: BoundedQueue<Finding>[],
+    onAlert: Array<(e: MemProtAlert) => void>,
+    onDenied: Array<(e: MemProtAlert) => void>,
+  ): void {
+    const view = batch.view;
+    const signatures = this.signatures;
+    const counts = this.counts;
+    const alertKinds = this.options.alertKinds;
+    const wantFindings = onFinding.length > 0 || queues.length > 0;
+    let at = 0;
+    for (let i = 0; i < records; i++) {
+      const event = new MemProtAlert(batch, at, i);
+      at += (view.getUint32(at + SIZE_AT, true) + ALIGN - 1) & ~(ALIGN - 1);
+      if (this.probes.size) {
+        const probe = this.probes.get(event.hostProcessId);
+        if (probe) {
+          if (TRC104.matches(event)) probe();
+          continue;
+        }
       }
+      // another wxwatch sensor's self-check page (lib/self-check.ts): not a finding
       if (isSelfCheckOfASensor(event)) {
-        this.counts.selfChecksOfOthers++;
+        counts.selfChecksOfOthers++;
         continue;
       }
-      if (event.denied) {
-        this.counts.denied++;
-        this.callEach('denied', onDenied, event);
+      const flags = view.getUint32(event.o + FLAGS_AT, true);
+      if (flags & DENIED) {
+        counts.denied++;
+        if (onDenied.length) this.callEach('denied', onDenied, event);
         continue;
       }
-      if (onAlert.length && this.options.alertKinds.has(event.alert)) {
-        this.counts.alerts++;
+      if (onAlert.length && alertKinds.has(view.getUint32(event.o + ALERT_AT, true))) {
+        counts.alerts++;
         this.callEach('alert', onAlert, event);
       }
       if (!wantFindings) continue;
-      for (const signature of this.options.signatures) {
-        if (event.blocked && signature.refusedBy && !signature.refusedBy.includes(event.rule)) continue;
+      for (let k = 0; k < signatures.length; k++) {
+        const signature = signatures[k];
+        // a refusal is one finding, of the signature of the rule that refused it
+        if ((flags & BLOCKED) !== 0 && signature.refusedBy && !signature.refusedBy.includes(event.rule)) continue;
         if (!signature.matches(event)) continue;
-        const id = signature.metadata.ID;
-        this.counts.findings++;
-        this.findingsBySignature[id] = (this.findingsBySignature[id] ?? 0) + 1;
+        counts.findings++;
+        this.signatureCounts[k]++;
         const finding = new Detection(signature.metadata, event);
-        this.callEach('finding', onFinding, finding);
-        for (const queue of queues) if (!queue.push(finding)) this.counts.dropped++;
+        for (let l = 0; l < onFinding.length; l++) {
+          try {
+            onFinding[l].call(this, finding);
+          } catch (err) {
+            counts.listenerErrors++;
+            this.reportThrow("'finding' listener", err);
+          }
+        }
+        for (let q = 0; q < queues.length; q++) if (!queues[q].push(finding)) counts.dropped++;
       }
     }
   }

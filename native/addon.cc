@@ -1,8 +1,10 @@
 // Module entry: the native sensor class, the record layout from the shared header (so that the
-// TypeScript decoder can check its offsets against it), the clock offset for timestamps, and the
-// kernel probes that say before any load what this kernel lacks (lib/kernel-features.ts).
+// TypeScript decoder can check its offsets against it), the clock offset for timestamps, the
+// kernel probes that say before any load what this kernel lacks (lib/kernel-features.ts), and
+// the pipe size the CLI's output asks for (Node has no F_SETPIPE_SZ).
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <napi.h>
 
@@ -91,6 +93,18 @@ Napi::Value boot_to_epoch_ns(const Napi::CallbackInfo& info) {
   clock_gettime(CLOCK_BOOTTIME, &boot);
   int64_t offset = (int64_t(real.tv_sec) - boot.tv_sec) * 1000000000LL + (real.tv_nsec - boot.tv_nsec);
   return Napi::BigInt::New(info.Env(), offset);
+}
+
+// growPipe(fd, bytes): asks for a pipe of at least `bytes` (F_SETPIPE_SZ); returns the capacity
+// it has (unchanged where the kernel refuses a larger one), or -1 when fd is not a pipe.
+Napi::Value grow_pipe(const Napi::CallbackInfo& info) {
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  const int want = info[1].As<Napi::Number>().Int32Value();
+  const int current = fcntl(fd, F_GETPIPE_SZ);
+  if (current < 0) return Napi::Number::New(info.Env(), -1);
+  if (current >= want) return Napi::Number::New(info.Env(), current);
+  const int got = fcntl(fd, F_SETPIPE_SZ, want);
+  return Napi::Number::New(info.Env(), got < 0 ? current : got);
 }
 
 // Whether struct/union `type_id` has a member `name`, looking into anonymous members too.
@@ -205,6 +219,7 @@ static Napi::Object InitWxwatch(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSensor", SensorWrap::Define(env));
   exports.Set("layout", record_layout(env));
   exports.Set("bootToEpochNs", Napi::Function::New(env, boot_to_epoch_ns, "bootToEpochNs"));
+  exports.Set("growPipe", Napi::Function::New(env, grow_pipe, "growPipe"));
   exports.Set("kernelBtf", Napi::Function::New(env, kernel_btf, "kernelBtf"));
   exports.Set("probeMapType", Napi::Function::New(env, probe_map_type, "probeMapType"));
   return exports;

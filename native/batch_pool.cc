@@ -1,9 +1,27 @@
 #include "batch_pool.h"
 
-#include <cstdlib>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <new>
 
 namespace wxwatch {
+namespace {
+
+// Batch buffers come straight from mmap, not malloc: they are taken on the drainer thread and
+// given back on the JS thread, and glibc's per-thread arenas keep such memory once grown. A
+// mapping goes back to the kernel the moment it is unmapped.
+uint8_t* map_bytes(size_t bytes) {
+  void* p = mmap(nullptr, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
+}
+
+void unmap_bytes(uint8_t* p, size_t bytes) {
+  if (p) munmap(p, bytes ? bytes : 1);
+}
+
+}  // namespace
 
 std::shared_ptr<BatchPool> BatchPool::create(size_t capacity, size_t keep) {
   return std::shared_ptr<BatchPool>(new BatchPool(capacity, keep));
@@ -11,7 +29,7 @@ std::shared_ptr<BatchPool> BatchPool::create(size_t capacity, size_t keep) {
 
 BatchPool::~BatchPool() {
   for (Batch* b : spare_) {
-    std::free(b->data);
+    unmap_bytes(b->data, capacity_);
     delete b;
   }
 }
@@ -27,7 +45,7 @@ Batch* BatchPool::take() {
     }
   }
   auto* b = new Batch;
-  b->data = static_cast<uint8_t*>(std::malloc(capacity_));
+  b->data = map_bytes(capacity_);
   if (!b->data) {
     delete b;
     throw std::bad_alloc();
@@ -47,7 +65,7 @@ void BatchPool::give(Batch* b) {
       return;
     }
   }
-  std::free(b->data);
+  unmap_bytes(b->data, capacity_);
   delete b;
 }
 

@@ -1,7 +1,7 @@
-// Batch buffers, recycled: a buffer JavaScript has let go of (its ArrayBuffer was collected)
-// goes back to the pool instead of to the allocator, so the drainer writes into memory that is
-// already mapped and faulted in. Thread-safe; every batch keeps its pool alive, so a buffer
-// collected after the sensor is gone still has somewhere to go.
+// Batch buffers, recycled: a buffer the JS thread has copied goes back to the pool instead of to
+// the allocator, so the drainer writes into memory that is already mapped and faulted in.
+// Thread-safe; every batch keeps its pool alive, so a buffer given back after the sensor is gone
+// still has somewhere to go.
 #pragma once
 
 #include <cstddef>

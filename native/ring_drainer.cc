@@ -1,11 +1,14 @@
 #include "ring_drainer.h"
 
 #include <bpf/libbpf.h>
+// Node's own OpenSSL: an addon resolves these against the node binary's exports.
+#include <openssl/evp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +18,29 @@
 #include "wxwatch.h"
 
 namespace wxwatch {
+namespace {
+
+// The digest as lowercase hex, ASCII: JavaScript takes it as a string without converting bytes.
+constexpr size_t kDigestBytes = 64;
+
+// The native queue's depth (sensor_wrap.cc), the batch being filled, one being copied.
+constexpr size_t kSpareBatches = 18;
+
+// Counters only this thread writes (others read them): a plain store, no locked add per record.
+void bump(std::atomic<uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// Every record takes at least the fixed part, so a batch holds at most this many.
+size_t max_records(size_t batch_bytes) { return batch_bytes / WX_RECORD_FIXED_SIZE + 1; }
+
+// The code follows the record's strings (bpf/wxwatch.h: uts, path, exe, cgroup, target exe).
+const uint8_t* code_of(const wx_record* rec) {
+  return reinterpret_cast<const uint8_t*>(rec) + sizeof(wx_record) + rec->uts_len + rec->path_len + rec->exe_len +
+         rec->cgroup_len + rec->target_exe_len;
+}
+
+}  // namespace
 
 RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick tick)
     : config_(config), sink_(std::move(sink)), tick_(std::move(tick)) {
@@ -33,9 +59,21 @@ RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick
     ring_buffer__free(ring_);
     throw std::system_error(err, std::generic_category(), "wxwatch: drainer epoll set-up");
   }
-  // Spare buffers: as many as can wait for JS, and a few the JS side still holds.
-  pool_ = BatchPool::create(config.batch_bytes, 8);
+  sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  md_ctx_ = EVP_MD_CTX_new();
+  if (!sha256_ || !md_ctx_) {
+    EVP_MD_free(sha256_);
+    EVP_MD_CTX_free(md_ctx_);
+    close(epoll_fd_);
+    close(stop_fd_);
+    ring_buffer__free(ring_);
+    throw std::system_error(ENOMEM, std::generic_category(), "wxwatch: OpenSSL SHA-256");
+  }
+  // Spare buffers: as many as can wait for JS (JS copies each batch and gives it back at once).
+  // Each has room for its records and, past them, a digest per record.
+  pool_ = BatchPool::create(config.batch_bytes + max_records(config.batch_bytes) * kDigestBytes, kSpareBatches);
   current_ = pool_->take();
+  digests_ = current_->data + config_.batch_bytes;
   thread_ = std::thread(&RingDrainer::run, this);
 }
 
@@ -43,6 +81,8 @@ RingDrainer::~RingDrainer() {
   request_stop();
   join();
   release(current_);
+  EVP_MD_CTX_free(md_ctx_);
+  EVP_MD_free(sha256_);
   ring_buffer__free(ring_);
   close(epoll_fd_);
   close(stop_fd_);
@@ -67,8 +107,13 @@ void RingDrainer::hand_over(bool last) {
   if (current_->records == 0 && !last) return;
   Batch* full = current_;
   full->last = last;
+  // The digests move up behind the records: one buffer, no gap, for JS to read.
+  const size_t table = size_t(full->records) * kDigestBytes;
+  std::memmove(full->data + full->bytes, digests_, table);
+  full->bytes += table;
   current_ = last ? nullptr : pool_->take();
-  batches_.fetch_add(1, std::memory_order_relaxed);
+  digests_ = current_ ? current_->data + config_.batch_bytes : nullptr;
+  bump(batches_);
   sink_(full);
 }
 
@@ -78,22 +123,21 @@ bool RingDrainer::well_formed(const void* data, size_t size) {
   const auto* rec = static_cast<const wx_record*>(data);
   if (rec->size < sizeof(wx_record) || rec->size > size || rec->alert > 31) return false;
   if (rec->uts_len > WX_UTS_LEN || rec->path_len > WX_PATH_MAX || rec->exe_len > WX_PATH_MAX ||
-      rec->cgroup_len > 2 * WX_CGROUP_NAME_MAX || rec->code_len > WX_CODE_MAX)
+      rec->cgroup_len > 2 * WX_CGROUP_NAME_MAX || rec->target_exe_len > WX_PATH_MAX || rec->code_len > WX_CODE_MAX)
     return false;
-  const size_t tail = size_t(rec->uts_len) + rec->path_len + rec->exe_len + rec->cgroup_len + rec->code_len;
-  return sizeof(wx_record) + tail <= rec->size;
+  return code_of(rec) + rec->code_len <= static_cast<const uint8_t*>(data) + rec->size;
 }
 
 int RingDrainer::on_record(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingDrainer*>(ctx);
   auto* rec = static_cast<const wx_record*>(data);
-  self->records_.fetch_add(1, std::memory_order_relaxed);
+  bump(self->records_);
   if (!well_formed(data, size)) {
-    self->malformed_.fetch_add(1, std::memory_order_relaxed);
+    bump(self->malformed_);
     return 0;
   }
   if (!(self->config_.alert_mask & (1u << rec->alert)) && !(rec->flags & self->config_.flag_mask)) {
-    self->prefiltered_.fetch_add(1, std::memory_order_relaxed);
+    bump(self->prefiltered_);
     return 0;
   }
   // Only the record's own bytes travel; the ring's padding does not.
@@ -101,19 +145,39 @@ int RingDrainer::on_record(void* ctx, void* data, size_t size) {
   if (self->current_->bytes + padded > self->config_.batch_bytes) self->hand_over(false);
   std::memcpy(self->current_->data + self->current_->bytes, data, rec->size);
   std::memset(self->current_->data + self->current_->bytes + rec->size, 0, padded - rec->size);
+  self->digest(code_of(rec), rec->code_len, self->digests_ + size_t(self->current_->records) * kDigestBytes);
   self->current_->bytes += padded;
   self->current_->records++;
   return 0;
 }
 
-// Fewer records than this in a pass: the ring is not busy, latency matters more than batching.
+void RingDrainer::digest(const uint8_t* code, size_t len, uint8_t* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  // A failure leaves zeros, which read as "no hash": never a digest of something else.
+  if (!len || !EVP_DigestInit_ex2(md_ctx_, sha256_, nullptr) || !EVP_DigestUpdate(md_ctx_, code, len) ||
+      !EVP_DigestFinal_ex(md_ctx_, md, &n) || n * 2 != kDigestBytes) {
+    std::memset(out, 0, kDigestBytes);
+    return;
+  }
+  for (unsigned int i = 0; i < n; i++) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 0xf];
+  }
+}
+
+// Fewer records than this in a pass after a quiet one: latency matters more than batching.
 constexpr int kLightPass = 256;
+// How long a batch collects records while they keep coming.
+constexpr std::chrono::milliseconds kCoalesce{4};
 
 void RingDrainer::run() {
   using Clock = std::chrono::steady_clock;
   const auto max_age = std::chrono::milliseconds(config_.interval_ms);
   Clock::time_point batch_began{};
   Clock::time_point ticked = Clock::now();
+  bool streaming = false;  // the previous pass found records
   epoll_event events[2];
   for (bool stopping = false; !stopping;) {
     // The kernel submits without waking us unless the ring is filling, so a timeout here is the
@@ -128,10 +192,12 @@ void RingDrainer::run() {
     const bool was_empty = current_->records == 0;
     const int consumed = ring_buffer__consume(ring_);
     if (was_empty) batch_began = Clock::now();
-    // Under load a partly filled batch waits for more, but no longer than one interval, so that
-    // batches fill up (one call into JS per batch, not per pass); a light pass ships at once.
-    const bool light = consumed < kLightPass;
-    if (stopping || light || Clock::now() - batch_began >= max_age) hand_over(stopping);
+    // Records after a quiet pass ship at once (latency); while they keep coming, a batch
+    // collects them for up to kCoalesce (one call into JS per batch, and a stream makes few).
+    const bool sparse = !streaming && consumed < kLightPass;
+    streaming = consumed > 0;
+    const auto age = Clock::now() - batch_began;
+    if (stopping || sparse || age >= std::max<Clock::duration>(max_age, kCoalesce)) hand_over(stopping);
   }
 }
 }  // namespace wxwatch

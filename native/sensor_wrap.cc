@@ -19,10 +19,6 @@ namespace {
 // unbounded memory.
 constexpr size_t kMaxQueuedBatches = 16;
 
-// A batch less full than this is copied into a buffer of its own size and recycled at once, so
-// that a finding kept by the application pins its records, not a whole batch buffer.
-constexpr size_t kCopyBelowFraction = 2;
-
 uint32_t u32_option(const Napi::Object& opts, const char* key) {
   return opts.Get(key).As<Napi::Number>().Uint32Value();
 }
@@ -61,13 +57,22 @@ FilterConfig parse_filter_config(const Napi::Object& o) {
   return {o.Get("activeMask").As<Napi::Number>().Uint32Value(), o.Get("scopeMask").As<Napi::Number>().Uint32Value()};
 }
 
-// A buffer of the batch's own size holding a copy of its records; null if V8 refuses.
+// An ArrayBuffer of the batch's own size holding a copy of its bytes (not zero-filled first);
+// null if V8 refuses.
 napi_value copy_of(napi_env env, const Batch* batch) {
   void* data = nullptr;
-  napi_value buffer;
-  if (napi_create_arraybuffer(env, batch->bytes, &data, &buffer) != napi_ok) return nullptr;
-  std::memcpy(data, batch->data, batch->bytes);
-  return buffer;
+  napi_value node_buffer, array_buffer;
+  size_t offset = 0;
+  if (napi_create_buffer_copy(env, batch->bytes, batch->data, &data, &node_buffer) != napi_ok ||
+      napi_get_typedarray_info(env, node_buffer, nullptr, nullptr, nullptr, &array_buffer, &offset) != napi_ok)
+    return nullptr;
+  // A Buffer this large has an ArrayBuffer of its own; a small one may sit in a shared pool.
+  if (offset != 0) {
+    void* own = nullptr;
+    if (napi_create_arraybuffer(env, batch->bytes, &own, &array_buffer) != napi_ok) return nullptr;
+    std::memcpy(own, batch->data, batch->bytes);
+  }
+  return array_buffer;
 }
 
 HookMode parse_mode(const std::string& name) {
@@ -267,7 +272,7 @@ void SensorWrap::Session::deliver(Batch* batch) {
 
 // Runs on the JS thread. Only the C API is used, and failures are ignored, not thrown: during a
 // worker's termination every call into V8 fails, and node-addon-api would turn a failure into
-// a fatal error. The batch is always freed or owned by an ArrayBuffer.
+// a fatal error. The batch always goes back to its pool.
 void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, Session*, Batch* batch) {
   if (!env || !callback) {  // the environment is going away: only free
     release(batch);
@@ -276,28 +281,12 @@ void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, Session*, Batch*
   napi_env e = env;
   const uint32_t records = batch->records;
   napi_value buffer = nullptr;
-  if (records == 0) {
-    napi_get_null(e, &buffer);
-  } else if (batch->bytes * kCopyBelowFraction < batch->pool->capacity()) {
-    buffer = copy_of(e, batch);
-  } else {
-    // Zero-copy: the ArrayBuffer owns the batch from here and gives it back to the pool when
-    // collected. Telling V8 about the memory makes it collect sooner, so buffers come back.
-    auto finalize = [](napi_env env, void*, void* hint) {
-      auto* owned = static_cast<Batch*>(hint);
-      int64_t ignored;
-      napi_adjust_external_memory(env, -static_cast<int64_t>(owned->pool->capacity()), &ignored);
-      release(owned);
-    };
-    const int64_t held = static_cast<int64_t>(batch->pool->capacity());
-    if (napi_create_external_arraybuffer(e, batch->data, batch->bytes, finalize, batch, &buffer) == napi_ok) {
-      int64_t ignored;
-      napi_adjust_external_memory(e, held, &ignored);
-      batch = nullptr;
-    } else {
-      buffer = copy_of(e, batch);  // runtimes that forbid external buffers
-    }
-  }
+  // A copy in memory V8 owns, and the batch back to its pool at once. (An external buffer over
+  // the batch was freed by a finaliser that Node defers to the event loop's check phase: while
+  // a storm kept the loop in this callback, none ran, and every batch stayed mapped until the
+  // storm ended: 400 MB at the injector's rate. V8 frees its own buffers when it collects.)
+  if (records == 0) napi_get_null(e, &buffer);
+  else buffer = copy_of(e, batch);
   release(batch);
   napi_value argv[2] = {buffer, nullptr};
   if (!buffer || napi_create_uint32(e, records, &argv[1]) != napi_ok) return;  // V8 refused: ending

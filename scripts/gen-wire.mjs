@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The wire contract in one place: reads bpf/wxwatch.h (the header the BPF program and the addon
-// compile) and writes lib/wire.ts, the TypeScript view of it: struct wx_record's offsets, every
-// enum and every #define. Run before tsc (setup.mjs, npm run build); lib/wire.ts is a build
+// compile) and writes lib/wire.ts, the TypeScript view of it: struct wx_record's offsets and member
+// types, every enum and every #define. Run before tsc (setup.mjs, npm run build); lib/wire.ts is a build
 // output, never edited or committed. The header's own static asserts and the addon's offsetof()
 // check at first load (lib/record-layout.ts) catch a generator that got it wrong.
 // Usage: node scripts/gen-wire.mjs [HEADER] [OUT]
@@ -59,6 +59,7 @@ for (const m of text.matchAll(/enum\s+(wx_\w+)\s*\{([^}]*)\}/g)) {
 const body = /struct\s+wx_record\s*\{([^}]*)\}/.exec(text)?.[1];
 if (!body) throw new Error('gen-wire: no struct wx_record');
 const offsets = {};
+const types = {};
 let at = 0;
 for (const line of body.split(';').map((s) => s.trim()).filter(Boolean)) {
   const m = /^(\w+)\s+(\w+)(?:\[(\w+)\])?$/.exec(line);
@@ -67,7 +68,10 @@ for (const line of body.split(';').map((s) => s.trim()).filter(Boolean)) {
   if (!size) throw new Error(`gen-wire: unknown type ${m[1]}`);
   const count = m[3] ? evaluate(m[3]) : 1;
   at = Math.ceil(at / size) * size;
-  if (!m[2].startsWith('_pad')) offsets[m[2]] = at;
+  if (!m[2].startsWith('_pad')) {
+    offsets[m[2]] = at;
+    types[m[2]] = m[3] ? `${m[1]}[${count}]` : m[1];
+  }
   at += size * count;
 }
 const fixedSize = Math.ceil(at / 8) * 8;
@@ -86,6 +90,8 @@ writeFileSync(
   `// Generated from bpf/wxwatch.h by scripts/gen-wire.mjs: do not edit, do not commit.
 /** Byte offsets of struct wx_record's fields. */
 export const OFF = ${lit(offsets)} as const;
+/** Their C types (__u32, __s64, char[16], …): how the decoder reads each. */
+export const TYPE = ${lit(types)} as const;
 /** The header's #defines. */
 export const WX = ${lit(defines)} as const;
 export const FLAG = ${lit(stripped(enums.wx_flag, 'WX_F_'))} as const;

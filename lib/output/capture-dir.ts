@@ -61,13 +61,15 @@ export class CaptureDir {
   store(finding: Finding): string | null {
     const code = finding.Event.wxwatch.code;
     const bytes = finding.Event.codeBytes;
-    if (!code || !bytes.length) return null;
-    const file = path.join(this.dir, `${code.sha256}.bin`);
-    if (this.stored.has(code.sha256)) return file;
+    // (no byte read: no hash, nothing to store)
+    if (!code || code.sha256 === null || !bytes.length) return null;
+    const sha256 = code.sha256;
+    const file = path.join(this.dir, `${sha256}.bin`);
+    if (this.stored.has(sha256)) return file;
     // A file left by an earlier run counts only if it is a complete copy.
-    const old = this.existing(file, code.sha256, bytes.length);
+    const old = this.existing(file, sha256, bytes.length);
     if (old === 'complete') {
-      this.stored.add(code.sha256);
+      this.stored.add(sha256);
       return file;
     }
     if (this.used - old + bytes.length > this.maxBytes) {
@@ -103,7 +105,7 @@ export class CaptureDir {
     }
     this.used += bytes.length - old;
     this.written++;
-    this.stored.add(code.sha256);
+    this.stored.add(sha256);
     return file;
   }
 

@@ -1,7 +1,14 @@
 // Tracee's detection JSON: one object per finding, Tracee's fields in Tracee's order, 64-bit
-// integers written exactly (JSON.stringify cannot write a bigint), strings escaped.
-import { alertText, EVENT_IDS, EventArg, protText } from '../event';
+// integers written exactly (JSON.stringify cannot write a bigint), strings escaped. The writers
+// are generated from lib/event-fields.ts once per shape (per signature, and per event), so a
+// finding's line costs its own numbers and strings, not a walk of it.
+import { detectionFields, EVENT_FIELDS } from '../event-fields';
 import { MemProtAlert } from '../mem-prot-alert';
+import type { ByteSink } from '../byte-writer';
+import { compileObject, Field } from '../shape';
+import { compileBytes } from './json-bytes';
+import { compileJson } from './json-text';
+import { SIGNATURES } from '../signatures';
 import type { Finding, SignatureMetadata } from '../signatures/signature';
 import { jsonString } from './escape';
 
@@ -29,7 +36,7 @@ export function toJson(value: unknown): string {
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
-      if (value instanceof MemProtAlert) return toJson(value.toObject());
+      if (value instanceof MemProtAlert) return eventJson(value);
       if (isFinding(value)) return detectionJson(value);
       if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return 'null';
       if (Array.isArray(value)) {
@@ -51,104 +58,76 @@ export function toJson(value: unknown): string {
   }
 }
 
-function parsedValue(arg: EventArg): unknown {
-  switch (arg.name) {
-    case 'alert':
-      return alertText(arg.value as number);
-    case 'addr':
-      return `0x${(arg.value as bigint).toString(16)}`;
-    case 'prot':
-    case 'prev_prot':
-      return protText(arg.value as number);
-    default:
-      return arg.value;
+/** A signature's own fields, for the signatures wxwatch ships. */
+function extraFields(m: SignatureMetadata): readonly Field[] {
+  return SIGNATURES.find((s) => s.metadata === m)?.fields ?? [];
+}
+
+interface Shape {
+  json: (e: MemProtAlert) => string;
+  parsedJson: (e: MemProtAlert) => string;
+  bytes: (e: MemProtAlert, sink: ByteSink) => void;
+  parsedBytes: (e: MemProtAlert, sink: ByteSink) => void;
+  object: (e: MemProtAlert) => Record<string, unknown>;
+  parsedObject: (e: MemProtAlert) => Record<string, unknown>;
+}
+
+// A signature's metadata never changes: its shape (and its metadata's text) is made once.
+const shapes = new WeakMap<SignatureMetadata, Shape>();
+
+let lastMeta: SignatureMetadata | undefined;
+let lastShape: Shape | undefined;
+
+function shapeOf(m: SignatureMetadata): Shape {
+  // findings of one signature come in runs
+  if (m === lastMeta) return lastShape!;
+  let shape = shapes.get(m);
+  if (!shape) {
+    const fields = detectionFields(m, extraFields(m));
+    shape = {
+      json: compileJson(fields, toJson),
+      parsedJson: compileJson(fields, toJson, { parsed: true }),
+      bytes: compileBytes(fields, toJson),
+      parsedBytes: compileBytes(fields, toJson, { parsed: true }),
+      object: compileObject(fields),
+      parsedObject: compileObject(fields, { parsed: true }),
+    };
+    shapes.set(m, shape);
   }
+  lastMeta = m;
+  lastShape = shape;
+  return shape;
 }
 
-function argsOf(finding: Finding, options: JsonOptions): EventArg[] {
-  const args = finding.Event.args;
-  return options.parseArguments ? args.map((a) => ({ ...a, value: parsedValue(a) })) : args;
+export function detectionJson(finding: Finding, options?: JsonOptions): string {
+  const shape = shapeOf(finding.SigMetadata);
+  return (options?.parseArguments ? shape.parsedJson : shape.json)(finding.Event);
 }
 
-function metadataOf(m: SignatureMetadata) {
-  return {
-    Version: m.Version,
-    Description: m.Description,
-    Tags: m.Tags,
-    Properties: { ...m.Properties, signatureID: m.ID, signatureName: m.Name },
-  };
+/** detectionJson(), written as UTF-8 into a sink at sink.at (the CLI's batches: no string). */
+export function detectionJsonInto(finding: Finding, sink: ByteSink, options?: JsonOptions): void {
+  const shape = shapeOf(finding.SigMetadata);
+  (options?.parseArguments ? shape.parsedBytes : shape.bytes)(finding.Event, sink);
 }
 
-function detectedFrom(finding: Finding, options: JsonOptions) {
-  const e = finding.Event;
-  return [{ name: 'detectedFrom', type: 'unknown', value: { id: Number(e.eventId), name: e.eventName, args: argsOf(finding, options), returnValue: e.returnValue } }];
-}
-
-type Field = [name: string, get: (f: Finding, options: JsonOptions) => unknown];
-
-/** The detection's fields: Tracee's, in Tracee's order, then wxwatch's. The one definition of
- * the shape, for the object and for the JSON text. */
-const FIELDS: Field[] = [
-  ['timestamp', (f) => f.Event.timestamp],
-  ['threadStartTime', (f) => f.Event.threadStartTime],
-  ['processorId', (f) => f.Event.processorId],
-  ['processId', (f) => f.Event.processId],
-  ['cgroupId', (f) => f.Event.cgroupId],
-  ['threadId', (f) => f.Event.threadId],
-  ['parentProcessId', (f) => f.Event.parentProcessId],
-  ['hostProcessId', (f) => f.Event.hostProcessId],
-  ['hostThreadId', (f) => f.Event.hostThreadId],
-  ['hostParentProcessId', (f) => f.Event.hostParentProcessId],
-  ['userId', (f) => f.Event.userId],
-  ['mountNamespace', (f) => f.Event.mountNamespace],
-  ['pidNamespace', (f) => f.Event.pidNamespace],
-  ['processName', (f) => f.Event.processName],
-  ['executable', (f) => f.Event.executable],
-  ['hostName', (f) => f.Event.hostName],
-  ['containerId', (f) => f.Event.containerId],
-  ['container', (f) => f.Event.container],
-  ['kubernetes', (f) => f.Event.kubernetes],
-  ['eventId', (f) => EVENT_IDS[f.SigMetadata.EventName as keyof typeof EVENT_IDS] ?? ''],
-  ['eventName', (f) => f.SigMetadata.EventName],
-  ['matchedPolicies', (f) => f.Event.matchedPolicies],
-  ['argsNum', () => 1],
-  ['returnValue', () => 0],
-  ['syscall', (f) => f.Event.syscall],
-  ['stackAddresses', (f) => f.Event.stackAddresses],
-  ['contextFlags', (f) => f.Event.contextFlags],
-  ['threadEntityId', (f) => f.Event.threadEntityId],
-  ['processEntityId', (f) => f.Event.processEntityId],
-  ['parentEntityId', (f) => f.Event.parentEntityId],
-  ['args', detectedFrom],
-  ['metadata', (f) => metadataOf(f.SigMetadata)],
-  ['wxwatch', (f) => f.Event.wxwatch],
-];
-
-/** The detection event Tracee prints for a finding, as a plain object in Tracee's field order. */
+/** The detection event Tracee prints for a finding, as a plain object in Tracee's field order
+ * (64-bit values bigint). */
 export function detectionObject(finding: Finding, options: JsonOptions = {}): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, get] of FIELDS) out[name] = get(finding, options);
-  return out;
+  const shape = shapeOf(finding.SigMetadata);
+  return (options.parseArguments ? shape.parsedObject : shape.object)(finding.Event);
 }
 
-// Per field, the text before its value: '{"timestamp":', ',"threadStartTime":', …
-const KEY_TEXT = FIELDS.map(([name], i) => `${i ? ',' : '{'}${JSON.stringify(name)}:`);
-const METADATA = FIELDS.findIndex(([name]) => name === 'metadata');
-// A signature's metadata never changes: its JSON is made once.
-const metadataText = new WeakMap<SignatureMetadata, string>();
+const eventWriter = compileJson(EVENT_FIELDS, toJson);
+const parsedEventWriter = compileJson(EVENT_FIELDS, toJson, { parsed: true });
+const eventBytes = compileBytes(EVENT_FIELDS, toJson);
+const parsedEventBytes = compileBytes(EVENT_FIELDS, toJson, { parsed: true });
 
-export function detectionJson(finding: Finding, options: JsonOptions = {}): string {
-  let out = '';
-  for (let i = 0; i < FIELDS.length; i++) {
-    let value: string;
-    if (i === METADATA) {
-      const m = finding.SigMetadata;
-      value = metadataText.get(m) ?? toJson(metadataOf(m));
-      metadataText.set(m, value);
-    } else {
-      value = toJson(FIELDS[i][1](finding, options));
-    }
-    out += KEY_TEXT[i] + value;
-  }
-  return `${out}}`;
+/** The JSON of an event itself (an --alerts or --denied line). */
+export function eventJson(event: MemProtAlert, options: JsonOptions = {}): string {
+  return (options.parseArguments ? parsedEventWriter : eventWriter)(event);
+}
+
+/** eventJson(), written as UTF-8 into a sink at sink.at. */
+export function eventJsonInto(event: MemProtAlert, sink: ByteSink, options: JsonOptions = {}): void {
+  (options.parseArguments ? parsedEventBytes : eventBytes)(event, sink);
 }

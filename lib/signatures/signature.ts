@@ -2,6 +2,7 @@
 import type { MemProtAlert } from '../mem-prot-alert';
 import type { FLAG } from '../record-layout';
 import type { EnforcementRule } from '../event';
+import type { Field } from '../shape';
 
 export interface SignatureMetadata {
   ID: string;
@@ -23,6 +24,9 @@ export interface Signature {
    * finding, of the rule that refused it, not one per signature its flags would also match. */
   refusedBy?: ReadonlyArray<EnforcementRule>;
   matches(event: MemProtAlert): boolean;
+  /** This signature's own fields, after wxwatch's in its findings' `wxwatch` object (entries as
+   * in lib/event-fields.ts). */
+  fields?: readonly Field[];
 }
 
 /** Tracee's finding: the signature's metadata, the triggering event, no extra data. */

@@ -58,6 +58,19 @@ describe('evidence (root, real kernel)', function () {
       }
     }));
 
+  it('carries no SHA-256 when no byte could be read: pages never touched, made executable', () =>
+    withSensor({ dedup: false }, async (sensor) => {
+      const findings = collect(sensor, 'finding');
+      const fx = await runFixture(['w2x-untouched']);
+      const f = await waitFor(findings, (x) => x.Event.hostProcessId === fx.pid);
+      const code = f.Event.wxwatch.code;
+      assert.ok(code, 'the window is still described');
+      assert.equal(code.sha256, null, 'no hash of the empty input');
+      assert.equal(code.bytes, 2 * PAGE);
+      assert.deepEqual(code.unreadablePages, [0, 1]);
+      assert.match(JSON.stringify(f), /"sha256":null/);
+    }));
+
   it('caps the window and says so (captureBytes)', () =>
     withSensor({ dedup: false, captureBytes: PAGE }, async (sensor) => {
       const findings = collect(sensor, 'finding');

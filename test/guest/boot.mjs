@@ -12,7 +12,8 @@ const GUEST_INIT = fileURLToPath(new URL('./guest-init.sh', import.meta.url));
 /**
  * Runs argv (cwd, extra env) in a guest of `kernel` with `initramfs`. Console lines starting
  * "wxguest:" go to onProgress; the whole console goes to LOGS/<label>.log. Resolves with
- * { resultsDir, exit, timedOut, seconds, log }; exit is null if the job never finished.
+ * { resultsDir, exit, timedOut, panicked, seconds, log }; exit is null if the job never finished;
+ * panicked is true if the console printed a kernel panic.
  */
 export function bootGuest({ kernel, initramfs, argv, cwd, env = {}, timeoutMs, onProgress = () => {} }) {
   // The kernel command line and -virtfs options are split on spaces and commas.
@@ -40,8 +41,10 @@ export function bootGuest({ kernel, initramfs, argv, cwd, env = {}, timeoutMs, o
       qemu.kill('SIGKILL');
     }, timeoutMs);
     let partial = '';
+    let panicked = false;
     const onData = (chunk) => {
       logStream.write(chunk);
+      if (!panicked && chunk.includes('Kernel panic')) panicked = true;
       const lines = (partial + chunk.toString('utf8').replaceAll('\r', '')).split('\n');
       partial = lines.pop();
       for (const line of lines) if (line.startsWith('wxguest:')) onProgress(line);
@@ -54,10 +57,10 @@ export function bootGuest({ kernel, initramfs, argv, cwd, env = {}, timeoutMs, o
     });
     qemu.on('close', () => {
       clearTimeout(timer);
-      logStream.end();
       const exitFile = join(resultsDir, 'exit.json');
       const exit = existsSync(exitFile) ? JSON.parse(readFileSync(exitFile, 'utf8')) : null;
-      resolve({ resultsDir, exit, timedOut, seconds: (Date.now() - started) / 1000, log });
+      const seconds = (Date.now() - started) / 1000;
+      logStream.end(() => resolve({ resultsDir, exit, timedOut, panicked, seconds, log }));
     });
   });
 }

@@ -8,7 +8,7 @@
 // WXWATCH_GUEST_KERNELS and WXWATCH_GUEST_MODES (comma-separated) stand in for --kernel, --mode;
 // a mode filter keeps, of each guest kernel, the modes it runs (the host runs HOST_MODE).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +63,7 @@ async function bootAndCollect(label, modes) {
   const extra = prepared.kernel.cmdline.length ? `, ${prepared.kernel.cmdline.join(' ')}` : '';
   say(`[${label}] booting ${prepared.kernel.kver}${extra} (log: ${join(LOGS, `${label}.log`)})`);
   let upSeconds = null;
-  const boot = await bootGuest({
+  const run = () => bootGuest({
     ...prepared,
     argv: [process.execPath, here('./run-in-guest.mjs'), '--kernel', label, '--modes', modes.join(',')],
     cwd: REPO,
@@ -75,6 +75,15 @@ async function bootAndCollect(label, modes) {
       say(line.replace(/^wxguest: /, `[${label}] `));
     },
   });
+  let boot = await run();
+  if (panickedAtBoot(boot, upSeconds)) {
+    // A kernel that dies before userspace (sid's 7.2 has panicked in boot-time code patching
+    // under TCG) says nothing about the sensor: boot it once more, keeping the first log.
+    copyFileSync(boot.log, boot.log.replace(/\.log$/, '.panic.log'));
+    say(`[${label}] the kernel panicked before the job started (log: ${boot.log.replace(/\.log$/, '.panic.log')}); booting again`);
+    rmSync(boot.resultsDir, { recursive: true, force: true });
+    boot = await run();
+  }
   const why = boot.timedOut
     ? `the guest timed out after ${boot.seconds.toFixed(0)} s`
     : boot.exit
@@ -89,6 +98,11 @@ async function bootAndCollect(label, modes) {
   say(`[${label}] guest done in ${boot.seconds.toFixed(1)} s`);
   const boots = { kernel: label, kver: prepared.kernel.kver, cmdline: prepared.kernel.cmdline, seconds: boot.seconds, upSeconds };
   return { cells, boot: boots };
+}
+
+/** True when the guest's kernel panicked before the job was up: no result, no timeout. */
+function panickedAtBoot(boot, upSeconds) {
+  return boot.panicked && !boot.exit && !boot.timedOut && upSeconds === null;
 }
 
 /** The first failure in one line, with the verifier's reason when a BPF load was refused. */

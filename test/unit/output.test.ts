@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { decodeBatch } from '../../lib/mem-prot-alert';
 import { detectionJson, toJson } from '../../lib/output/json';
-import { detectionLine } from '../../lib/output/text';
+import { detectionLine, eventLine } from '../../lib/output/text';
 import { Finding } from '../../lib/signatures/signature';
 import { TRC104 } from '../../lib/signatures/trc104';
+import { FLAG } from '../../lib/record-layout';
 import { batch, record, RecordFields } from '../helpers/records';
 import { TRACEE_FIELDS } from '../helpers/tracee';
 
@@ -52,7 +54,33 @@ describe('detection JSON', () => {
   });
 });
 
+describe('no hash where no byte was read', () => {
+  it('writes sha256 null when every page of the window was unreadable, the window still described', () => {
+    const f = finding({ codeWindow: 8192, codeMissing: 0b11, codeAddr: 0x7f0000000000n });
+    assert.equal(f.Event.wxwatch.code?.sha256, null);
+    const code = JSON.parse(detectionJson(f)).wxwatch.code;
+    assert.deepEqual(code, { sha256: null, addr: 0x7f0000000000, bytes: 8192, truncated: false, unreadablePages: [0, 1] });
+  });
+
+  it("reads the digest the drain thread wrote after the records when bytes were read", () => {
+    const f = finding({ code: new Uint8Array([0xc3]), codeWindow: 4096 });
+    assert.equal(f.Event.wxwatch.code?.sha256, createHash('sha256').update(Buffer.from([0xc3])).digest('hex'));
+  });
+});
+
 describe('text line', () => {
+  it('prints an --alerts event as text, with its kind, not as JSON', () => {
+    const [event] = decodeBatch(batch(record({ alert: 2, prot: 5, prevVmFlags: 0x71n })), 1, 0n);
+    const line = eventLine(event);
+    assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z mem_prot_alert 2 Protection changed to Executable!: pid=1234 /);
+    assert.doesNotMatch(line, /^\{/);
+  });
+
+  it('prints a --denied event as text, with the refusing error', () => {
+    const [event] = decodeBatch(batch(record({ flags: FLAG.DENIED, ret: -13n })), 1, 0n);
+    assert.match(eventLine(event), / mem_prot_denied ret=-13: pid=1234 /);
+  });
+
   it('escapes names so no terminal sequence survives', () => {
     const line = detectionLine(finding({ comm: 'evil\u001b]0;pwn\u0007', path: '/tmp/\u001b[31mred', flags: 1 }));
     assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]/);
