@@ -37,6 +37,7 @@ struct alias_walk {
 	__u64 first_start;           /* the first overlapping view found */
 	__u64 first_end;
 	__u64 first_mm;
+	__u64 first_pgoff;           /* its first file page: where an offset is in it */
 };
 
 static __always_inline struct vm_area_struct *vma_of_node(struct rb_node *node)
@@ -66,6 +67,7 @@ static __always_inline void alias_visit(struct alias_walk *w, struct rb_node *no
 		w->first_start = start;
 		w->first_end = end;
 		w->first_mm = (__u64)BPF_CORE_READ(vma, vm_mm);
+		w->first_pgoff = first;
 	}
 }
 
@@ -144,6 +146,7 @@ __noinline int walk_views_of_slot(__u32 slot)
 	v->first_start = w.first_start;
 	v->first_end = w.first_end;
 	v->first_mm = w.first_mm;
+	v->first_pgoff = w.first_pgoff;
 	return 0;
 }
 

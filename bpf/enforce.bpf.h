@@ -89,8 +89,8 @@ int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqpr
 		return 0;
 	__u32 slot;
 	struct wx_scratch *s = refusal_slot(&slot);
-	if (!s)
-		return rule ? -EACCES : 0;
+	if (!s) /* unjudged (counted): refused if it gains X or shared W, as the mmap path does */
+		return rule || gained_exec || gained_write_shared ? -EACCES : 0;
 	struct wx_change *c = &s->change;
 	__u64 start = BPF_CORE_READ(vma, vm_start), end = BPF_CORE_READ(vma, vm_end);
 	if (!rule) {

@@ -153,6 +153,7 @@ struct wx_views {
 	__u64 first_start;
 	__u64 first_end;
 	__u64 first_mm;
+	__u64 first_pgoff;
 };
 
 /* A work slot: too big for the 512-byte BPF stack, and for a per-CPU array (32 KiB) once a
@@ -222,6 +223,18 @@ static __always_inline struct wx_scratch *slot_take(__u32 *idx)
 		}
 	}
 	return 0;
+}
+
+/* A slot for a change about to be judged; with none free the change is seen and counted
+ * lost-busy, so the books still hold. */
+static __always_inline struct wx_scratch *slot_take_or_count(__u32 *idx)
+{
+	struct wx_scratch *s = slot_take(idx);
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+	}
+	return s;
 }
 
 static __always_inline void slot_put(struct wx_scratch *s)

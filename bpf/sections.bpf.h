@@ -258,11 +258,9 @@ static __always_inline int on_read_lock(struct task_struct *task, __u64 lock_mm,
 	if (decode_write(task, call, lock_mm, &w) || same_write(task, call, &w) || skip_process(task))
 		return 0;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_NO_STATE);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return 0;
-	}
 	judge_write(s, slot, task, lock_mm, w.addr, w.len, &w, call->syscall);
 	slot_done(s, slot);
 	return 0;
@@ -289,7 +287,10 @@ static __always_inline int on_lock_acquired(__u64 lock_mm, __u64 write, __u64 su
 		return 0;
 	struct wx_section *sec = bpf_task_storage_get(&wx_sections, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!sec) {
+		/* not judged: in the books as a candidate lost for want of room, and said why */
 		count(WX_CNT_NO_STATE);
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
 		return 0;
 	}
 	if (!sec->mm)
@@ -362,6 +363,8 @@ static __always_inline int on_lock_released(__u64 lock_mm)
 			slot_done(s, slot);
 		} else {
 			count(WX_CNT_NO_STATE);
+			count(WX_CNT_SEEN);
+			count(WX_CNT_LOST_BUSY);
 		}
 	}
 	sec->mm = 0;

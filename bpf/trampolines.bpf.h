@@ -133,12 +133,9 @@ static __always_inline void judge_late(struct task_struct *task, struct wx_fixup
 	if (f->filtered)
 		return;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return;
-	}
 	struct wx_change *c = &s->change;
 	__builtin_memcpy(c, &f->change, sizeof(*c));
 	struct vma_read *now = &s->vma;
@@ -178,12 +175,9 @@ static __always_inline void report_unawaited(struct task_struct *task, struct vm
 	if (skip_process(task))
 		return;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return;
-	}
 	describe_change(&s->change, task, vma, a, prev, alert);
 	s->change.flags |= WX_F_OUTCOME_UNKNOWN;
 	emit(s, slot, &s->change, 0);
@@ -256,12 +250,9 @@ static __always_inline int on_fixup_exit(void *ctx)
 		f->change.ret = (int)ret;
 	}
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return 0;
-	}
 	struct wx_change *c = &s->change;
 	__builtin_memcpy(c, &f->change, sizeof(*c));
 	if (!(c->flags & WX_F_DENIED) && !(c->prev_flags & VM_EXEC)) {
@@ -314,12 +305,9 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	if (skip_process(task))
 		return 0;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return 0;
-	}
 	struct wx_change *c = &s->change;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->alert = alert;
@@ -355,12 +343,9 @@ int BPF_PROG(fexit__security_file_mprotect, struct vm_area_struct *vma, unsigned
 	if (skip_process(task))
 		return 0;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return 0;
-	}
 	struct wx_change *c = &s->change;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->alert = alert;
@@ -400,12 +385,9 @@ static __always_inline int on_remote_pages(__u64 mm, __u64 start, __u64 nr_pages
 	if (skip_process(task))
 		return 0;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return 0;
-	}
 	struct vma_read *v = &s->vma;
 	/* an execve writing its arguments into the new stack is not a write into code */
 	if (!vma_at(&s->node, mm, start, v) && (v->flags & VM_STACK_INCOMPLETE_SETUP) != VM_STACK_INCOMPLETE_SETUP)
@@ -463,12 +445,9 @@ static __always_inline int on_uffd_fill(__u64 mm, __u64 dst, __u64 len, __u64 sr
 	if (!mm || skip_process(task))
 		return 0;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return 0;
-	}
 	struct wx_write w = { .route = WX_ROUTE_USERFAULTFD, .addr = dst, .len = len, .src = src };
 	struct wx_call call = {};
 	call_number(task, &call);
@@ -519,17 +498,9 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	if (task->tgid == self_tgid)
 		return 0;
 	__u32 slot;
-	struct wx_scratch *s = slot_take(&slot);
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct wx_scratch *s = slot_take_or_count(&slot);
+	if (!s)
 		return 0;
-	}
-	struct wx_views *w = walk_views(s, slot, file, 0, 0, ~0ULL, 1);
-	if (!w->found || skip_process(task)) {
-		slot_done(s, slot);
-		return 0;
-	}
 	struct wx_call call = {};
 	struct wx_write wr = { .route = WX_ROUTE_FILE_WRITE };
 	current_call(task, &call);
@@ -540,12 +511,25 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 		wr.len = call.arg[2];
 		wr.src = call.arg[1];
 	}
+	/* the pages written, where the call says (else any): an executable view of other pages of
+	 * the file (a library's text, beside the data being written) is not written into */
+	__u64 first = 0, last = ~0ULL;
+	if (wr.len && wr.pos >= 0) {
+		first = (__u64)wr.pos >> PAGE_SHIFT;
+		last = ((__u64)wr.pos + wr.len - 1) >> PAGE_SHIFT;
+	}
+	struct wx_views *w = walk_views(s, slot, file, 0, first, last, 1);
+	if (!w->found || skip_process(task)) {
+		slot_done(s, slot);
+		return 0;
+	}
 	struct wx_change *c = &s->change;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->event = WX_EVENT_WRITE;
 	c->route = WX_ROUTE_FILE_WRITE;
 	c->syscall = call.syscall;
-	c->addr = wr.pos;
+	/* where the bytes land in the first executable view (its start when the range is unsure) */
+	c->addr = wr.len ? w->first_start + (__u64)wr.pos - (w->first_pgoff << PAGE_SHIFT) : w->first_start;
 	c->len = wr.len;
 	c->code_src = wr.src;
 	c->vma_start = w->first_start;

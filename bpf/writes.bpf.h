@@ -170,8 +170,9 @@ static __always_inline int decode_write(struct task_struct *task, struct wx_call
  * write of many pages takes the target's lock once per page); remembers the call if not. */
 static __always_inline int same_write(struct task_struct *task, struct wx_call *call, struct wx_write *w)
 {
-	if (call->kind == WX_CALL_PTRACE)
-		return 0; /* a poke is one page: every one is its own */
+	/* A poke is one page, but before 6.3 it is judged per follow_page_mask, which its COW fault
+	 * makes run twice: the same poke again (request, address and word) is the same write. Two
+	 * identical pokes in a row are one report: the second writes nothing new. */
 	struct wx_write_id *last = bpf_task_storage_get(&wx_writes, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!last)
 		return 0;

@@ -170,7 +170,7 @@ enum wx_counter {
 	WX_CNT_FILTERED = 2,    /* EXEC-requesting calls of filtered processes (not judged) */
 	WX_CNT_SUPPRESSED = 3,  /* alerts dropped by dedup */
 	WX_CNT_VMA_TRUNCATED = 4, /* ranges with more VMAs than a snapshot holds (rest: degraded) */
-	WX_CNT_NO_STATE = 5,    /* calls whose state could not be stored: judged as degraded or unawaited */
+	WX_CNT_NO_STATE = 5,    /* calls whose state could not be stored: reported at entry flagged outcomeUnknown (lsm-hook) or counted lost busy (tracepoint) */
 	WX_CNT_DEGRADED = 6,    /* records not judged exactly (WX_F_PREV_UNKNOWN) */
 	WX_CNT_CODE_SKIPPED = 7, /* records that went without code: capture budget spent */
 	WX_CNT_LOST_BUSY = 8,   /* not written: every work slot of the CPU was held (preemption) */

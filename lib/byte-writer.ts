@@ -2,6 +2,8 @@
 // lib/shape.ts call. A line built as a string costs a rope node per piece, a flattening copy
 // and an encoding pass, and the collector then walks the rope; bytes cost their own stores.
 
+import { divideByE9, quotient } from './u64';
+
 /** A growable buffer that lines are written into; `at` is where the next byte goes. */
 export class ByteSink {
   buf: Buffer;
@@ -93,17 +95,9 @@ function nine(b: Uint8Array, a: number, r: number): number {
 /** hi·2^32 + lo (unsigned halves) in decimal, exactly (lib/u64.ts's long division). */
 export function u64(b: Uint8Array, a: number, hi: number, lo: number): number {
   if (hi < EXACT_HI) return uint(b, a, hi * TWO32 + lo);
-  let r = hi >>> 16;
-  let cur = r * 65536 + (hi & 0xffff);
-  const q2 = Math.floor(cur / E9);
-  r = cur - q2 * E9;
-  cur = r * 65536 + (lo >>> 16);
-  const q1 = Math.floor(cur / E9);
-  r = cur - q1 * E9;
-  cur = r * 65536 + (lo & 0xffff);
-  const q0 = Math.floor(cur / E9);
-  r = cur - q0 * E9;
-  return nine(b, uint(b, a, (q2 * 65536 + q1) * 65536 + q0), r);
+  divideByE9(hi, lo);
+  const r = quotient.r;
+  return nine(b, uint(b, a, quotient.q), r);
 }
 
 /** The signed reading of the same bits. */

@@ -22,7 +22,8 @@ import { ListenAddress, parseListenAddress, SensorMetrics, sensorMetrics, serveM
 const USAGE = `usage: wxwatch [options]
 
 Watches every process on this host for memory that was writable becoming executable
-(TRC-104, dynamic code loading) and prints one detection per line on stdout.
+(TRC-104, dynamic code loading, and wxwatch's WXW-001..005: code made executable by any
+route) and prints one detection per line on stdout.
 
   --mode auto|tracepoint|lsm-hook
                             how mprotect is watched (default auto: the best that works here)
@@ -39,7 +40,10 @@ Watches every process on this host for memory that was writable becoming executa
   --filter-file FILE        JSON {"allow": {...}, "scope": {...}} with lists pids, uids, comms,
                             exes, cgroups; read at start and again on SIGHUP
   --signatures LIST         comma-separated signature IDs to run (default: all): TRC-104
-                            (Tracee's W->X) and WXW-001 (executable alias of writable memory)
+                            (Tracee's W->X), WXW-001 (executable alias of writable memory),
+                            WXW-002 (code written into executable memory), WXW-003 (written
+                            memory made executable), WXW-004 (in-memory file code), WXW-005
+                            (writable and executable memory)
   --enforce                 refuse W->X (EACCES, in the kernel, BPF LSM) to the processes
                             --scope names (everyone is still audited); each refusal is a
                             finding marked blocked
@@ -136,9 +140,11 @@ function summary(s: SensorStats, outputDropped: number, captures?: CaptureDir): 
     ? `; code stored ${captures.written}, not stored ${captures.errors + captures.skippedFull} (${captures.errors} failed, ${captures.skippedFull} over the budget)`
     : '';
   return (
+    // the books first, in the order of their identity: seen is the sum of the next eight
     `seen ${s.seen}, emitted ${s.emitted}, filtered ${s.filtered}, suppressed ${s.suppressed}, lost ${s.lost}, ` +
-    `malformed ${s.malformed}, in flight ${s.inFlight}, batches ${s.batches}; ` +
-    `degraded ${s.degraded} (prev unknown), no state ${s.noState}, oversized ranges ${s.vmaTruncated}; ` +
+    `lost busy ${s.lostBusy}, throttled ${s.throttled}, malformed ${s.malformed}, in flight ${s.inFlight}; ` +
+    `batches ${s.batches}; missed runs ${s.missedRuns}, degraded ${s.degraded} (judged inexactly, flagged), ` +
+    `no state ${s.noState}, oversized ranges ${s.vmaTruncated}, unwalked ${s.unwalked}, code not read ${s.codeSkipped}; ` +
     `findings ${s.findings}` +
     Object.entries(s.findingsBySignature).map(([id, n]) => ` ${id} ${n}`).join(',') +
     `, self-checks of other sensors ${s.selfChecksOfOthers}` +

@@ -15,7 +15,7 @@ const GAUGE_FIELDS = new Set(['inFlight']);
 const OWN_METRIC = new Set(['findings', 'findingsBySignature']);
 
 const HELP: Record<string, string> = {
-  seen: 'Candidate W->X transitions the kernel saw (seen = emitted + filtered + suppressed + lost + in flight)',
+  seen: 'Candidate W->X transitions the kernel saw (seen = emitted + filtered + suppressed + lost + lost busy + throttled + malformed + in flight)',
   emitted: 'Records delivered to JavaScript',
   filtered: 'Candidates dropped by allow/scope filters or the alert-kind prefilter',
   suppressed: 'Candidates suppressed by dedup (same process image, same kind of transition)',

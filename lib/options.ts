@@ -37,8 +37,8 @@ export interface SensorOptions {
   allow?: ProcessSelector;
   /** If set, the only processes watched (per kind listed). Sensor.setScope() changes it. */
   scope?: ProcessSelector;
-  /** Signature IDs to run: 'TRC-104' (Tracee's) and 'WXW-001' (executable alias of writable
-   * memory). Default: all. */
+  /** Signature IDs to run: 'TRC-104' (Tracee's), 'WXW-001'…'WXW-005' (wxwatch's; see
+   * lib/signatures/). Default: all. */
   signatures?: string[];
   /** Prevention: refuse W→X (EACCES, in the kernel, through BPF LSM) to the processes the scope
    * names, while every process is still audited; each refusal is a finding with

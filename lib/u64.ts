@@ -27,21 +27,27 @@ function exactText(v: number): string {
   return `${exactText(q)}${nine(r)}`;
 }
 
+/** The quotient and remainder of the last divideByE9 (no allocation on the hot path). */
+export const quotient = { q: 0, r: 0 };
+
+/** (hi·2^32 + lo) / 1e9 into `quotient`, by long division over 16-bit limbs: every
+ * intermediate stays below 2^53. */
+export function divideByE9(hi: number, lo: number): void {
+  let cur = (hi >>> 16) * 65536 + (hi & 0xffff);
+  const q2 = Math.floor(cur / E9);
+  cur = (cur - q2 * E9) * 65536 + (lo >>> 16);
+  const q1 = Math.floor(cur / E9);
+  cur = (cur - q1 * E9) * 65536 + (lo & 0xffff);
+  const q0 = Math.floor(cur / E9);
+  quotient.q = (q2 * 65536 + q1) * 65536 + q0;
+  quotient.r = cur - q0 * E9;
+}
+
 /** hi·2^32 + lo (both unsigned 32-bit) in decimal. */
 export function u64Text(hi: number, lo: number): string {
   if (hi < EXACT_HI) return exactText(hi * TWO32 + lo);
-  // Long division by 1e9 over 16-bit limbs: every intermediate stays below 2^53.
-  let r = hi >>> 16;
-  let cur = r * 65536 + (hi & 0xffff);
-  const q2 = Math.floor(cur / E9);
-  r = cur - q2 * E9;
-  cur = r * 65536 + (lo >>> 16);
-  const q1 = Math.floor(cur / E9);
-  r = cur - q1 * E9;
-  cur = r * 65536 + (lo & 0xffff);
-  const q0 = Math.floor(cur / E9);
-  r = cur - q0 * E9;
-  return `${exactText((q2 * 65536 + q1) * 65536 + q0)}${nine(r)}`;
+  divideByE9(hi, lo);
+  return `${exactText(quotient.q)}${nine(quotient.r)}`;
 }
 
 /** The signed reading of the same bits (hi as signed 32-bit), in decimal. */

@@ -13,7 +13,7 @@ import { collect, requireRoot, Sensor, settle, waitFor, withSensor } from '../he
 
 function balanced(s: SensorStats): void {
   assert.equal(s.inFlight, 0, 'nothing in flight after close');
-  assert.equal(s.seen, s.emitted + s.filtered + s.suppressed + s.lost + s.lostBusy + s.throttled, JSON.stringify(s));
+  assert.equal(s.seen, s.emitted + s.filtered + s.suppressed + s.lost + s.lostBusy + s.throttled + s.malformed, JSON.stringify(s));
 }
 
 describe('noise control (root, real kernel)', function () {

@@ -125,11 +125,11 @@ export const GUEST_TESTS = {
   ],
   /** Run in one mode only, besides the above: the evasion corpus (one sensor for all of it) where
    * the kernel side differs (tracepoint: the mmap_lock programs, before 6.10 with their memcg
-   * argument; lsm-hook: the trampolines), the routes corpus (tracepoint) and the doors enforcement
-   * must close (lsm-hook, BPF LSM), and `npm start`'s own path with C and Python loaders. */
+   * argument; lsm-hook: the trampolines), the routes corpus (both: the write hooks differ) and the
+   * doors enforcement must close (lsm-hook, BPF LSM), and `npm start`'s own path with C and Python loaders. */
   byMode: {
     tracepoint: ['evasion corpus', 'routes corpus', 'C and Python/ctypes loaders', 'carries the SHA-256'],
-    'lsm-hook': ['evasion corpus', 'enforcement closes every door', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'npm start -- --enforce', 'carries the SHA-256'],
+    'lsm-hook': ['evasion corpus', 'routes corpus', 'enforcement closes every door', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'npm start -- --enforce', 'carries the SHA-256'],
     auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
   },
   /** Per test (a test is estimated at ~15 s under TCG). */
@@ -157,7 +157,7 @@ export const CACHE = process.env.WXWATCH_GUEST_CACHE || '/var/cache/wxwatch-gues
 export const LOGS = join(CACHE, 'logs', REPO.replace(/^\//, '').replaceAll('/', '_'));
 
 /** One mode's mocha run in a guest; past this it is killed and the cell fails as timed out. */
-export const CELL_TIMEOUT_MS = Number(process.env.WXWATCH_CELL_TIMEOUT_MS) || 3 * 60_000;
+export const CELL_TIMEOUT_MS = Number(process.env.WXWATCH_CELL_TIMEOUT_MS) || 8 * 60_000;
 
 /** One boot runs `modes` modes; past this the guest is killed and its cells fail as timed out. */
 export const bootTimeoutMs = (modes) => Number(process.env.WXWATCH_GUEST_TIMEOUT_MS) || modes * CELL_TIMEOUT_MS + 2 * 60_000;

@@ -33,7 +33,7 @@ function runMatrix(out: string): Promise<void> {
 }
 
 describe('kernel matrix (root; the Debian kernels in QEMU guests)', function () {
-  // Each boot is bounded (config.mjs bootTimeoutMs: 3 min per mode + 2): this only catches a hang.
+  // Each boot is bounded (config.mjs bootTimeoutMs: 8 min per mode + 2): this only catches a hang.
   this.timeout(90 * 60_000);
   let cells: Cell[] = [];
 
