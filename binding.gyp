@@ -12,9 +12,16 @@
       "actions": [
         {
           "action_name": "compile_bpf",
-          "inputs": ["<!@(node -p \"require('fs').readdirSync('bpf').map((f) => 'bpf/' + f).join(' ')\")"],
+          "inputs": ["<!@(node -p \"require('fs').readdirSync('bpf').filter((f) => /[.][ch]$/.test(f)).map((f) => 'bpf/' + f).join(' ')\")"],
           "outputs": ["<(bpf_gen)/wxwatch.bpf.o", "<(bpf_gen)/wxwatch_bpf.skel.h"],
           "action": ["sh", "scripts/build-bpf.sh", "bpf/wxwatch.bpf.c", "<(bpf_gen)", "wxwatch_bpf"]
+        },
+        {
+          # The object for lsm-hook mode on kernels before 6.0 (bpf/lts/), sharing bpf/'s headers.
+          "action_name": "compile_bpf_lts",
+          "inputs": ["<!@(node -p \"['bpf', 'bpf/lts'].flatMap((d) => require('fs').readdirSync(d).filter((f) => /[.][ch]$/.test(f)).map((f) => d + '/' + f)).join(' ')\")"],
+          "outputs": ["<(bpf_gen)/wxwatch-lts.bpf.o", "<(bpf_gen)/wxwatch_lts_bpf.skel.h"],
+          "action": ["sh", "scripts/build-bpf.sh", "bpf/lts/wxwatch-lts.bpf.c", "<(bpf_gen)", "wxwatch_lts_bpf"]
         }
       ]
     },

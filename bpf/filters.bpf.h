@@ -5,8 +5,8 @@
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "counters.bpf.h"
 #include "kernel.bpf.h"
-#include "record.bpf.h"
 #include "wxwatch.h"
 
 /* Set between open and load. */
@@ -69,9 +69,13 @@ static __always_inline int filtered_by(__u32 scope_mask, __u32 kind, __u8 *actio
 
 /* The id of the cgroup v2 ancestor of task at level (0: the root), 0 if none. The current
  * task has a helper for it; another task's path is read from its cgroup. */
+#ifndef WX_ANCESTOR_HELPER
+#define WX_ANCESTOR_HELPER 1 /* 0 in an object for kernels whose tracing programs lack it (lts/) */
+#endif
+
 static __always_inline __u64 ancestor_cgroup_id(struct task_struct *task, int current, int level)
 {
-	if (current)
+	if (current && WX_ANCESTOR_HELPER)
 		return bpf_get_current_ancestor_cgroup_id(level);
 	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
 	if (!cgrp || BPF_CORE_READ(cgrp, level) < level)
@@ -155,9 +159,10 @@ static __always_inline int filtered(struct task_struct *task, int with_scope)
 /* Whether the current call is not ours to judge: the sensor itself, or a filtered process. */
 static __always_inline int skip_process(struct task_struct *task)
 {
-	if (task->tgid == self_tgid)
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32; /* task is the current one */
+	if (tgid == self_tgid)
 		return 1;
-	if (probe_tgid && task->tgid == probe_tgid)
+	if (probe_tgid && tgid == probe_tgid)
 		return 0;
 	/* Under enforcement the scope names whom to refuse; everyone is still audited. */
 	if (!filtered(task, !enforce))

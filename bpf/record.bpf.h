@@ -14,24 +14,13 @@
 #include <bpf/bpf_core_read.h>
 #include "kernel.bpf.h"
 #include "maple.bpf.h"
+#include "counters.bpf.h"
+#include "memory.bpf.h"
 #include "wxwatch.h"
 
-#define VM_READ 0x1ULL
-#define VM_WRITE 0x2ULL
-#define VM_EXEC 0x4ULL
-#define VM_SHARED 0x8ULL
-#define VM_MAYWRITE 0x20ULL
-#define VM_GROWSDOWN 0x100ULL
-#define VM_SEQ_READ 0x8000ULL
-#define VM_RAND_READ 0x10000ULL
-#define VM_ACCESS (VM_READ | VM_WRITE | VM_EXEC)
 #define PATH_DEPTH 48
 #define NAME_MAX 255
 #define RECORD_BUF 131072 /* power of two above WX_RECORD_MAX_SIZE: offsets are masked with it */
-#define MNT_NS_INTERNAL ((void *)-22L) /* ERR_PTR(-EINVAL): kern_mount()'s internal mounts */
-#define TMPFS_MAGIC 0x01021994
-#define RAMFS_MAGIC 0x858458f6
-#define HUGETLBFS_MAGIC 0x958458f6
 #define WINDOW_NS 100000000ULL /* capture budget and fair share windows: 100 ms */
 
 /* Set between open and load; the verifier prunes what they switch off. */
@@ -47,13 +36,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22); /* resized at load */
 } wx_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WX_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} wx_counters SEC(".maps");
 
 /* Executable paths by process image: resolving one walks every dentry up to the root, the
  * dearest step of a record. An image's executable does not change (short of the rare
@@ -221,19 +203,6 @@ struct {
 	__type(value, struct wx_share);
 } wx_shares SEC(".maps");
 
-static __always_inline void count(__u32 which)
-{
-	__u64 *c = bpf_map_lookup_elem(&wx_counters, &which);
-	if (c)
-		__sync_fetch_and_add(c, 1);
-}
-
-static __always_inline void count_n(__u32 which, __u64 n)
-{
-	__u64 *c = bpf_map_lookup_elem(&wx_counters, &which);
-	if (c)
-		__sync_fetch_and_add(c, n);
-}
 
 static __always_inline struct wx_scratch *slot_at(__u32 idx)
 {
@@ -271,80 +240,6 @@ static __always_inline struct wx_scratch *slot_take_or_count(__u32 *idx)
 static __always_inline void slot_put(struct wx_scratch *s)
 {
 	__sync_lock_test_and_set(&s->busy, 0);
-}
-
-/* Tracee's mem_prot_alert order: 2, then 3, then 4, a later match overwriting an earlier one.
- * The request is the VMA's new flags (EXEC included when the personality implied it). */
-static __always_inline __u32 judge(__u64 prev, __u64 next)
-{
-	__u32 alert = WX_ALERT_NONE;
-	if (!(next & VM_EXEC))
-		return alert;
-	if (!(prev & VM_EXEC))
-		alert = WX_ALERT_MPROT_X_ADD;
-	if ((prev & VM_EXEC) && !(prev & VM_WRITE) && (next & VM_WRITE))
-		alert = WX_ALERT_MPROT_W_ADD;
-	if ((prev & VM_WRITE) && !(next & VM_WRITE))
-		alert = WX_ALERT_MPROT_W_REM;
-	return alert;
-}
-
-static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
-{
-	return (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-}
-
-/* A file on one of the kernel's internal mounts (memfds, shared anonymous memory, SysV
- * segments) whose name starts with prefix. */
-static __always_inline int internal_file_named(struct file *file, const char prefix[8], int n)
-{
-	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	if (BPF_CORE_READ(real_mount(vfsmnt), mnt_ns) != MNT_NS_INTERNAL)
-		return 0;
-	char name[8] = {};
-	bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name));
-	for (int i = 0; i < 8 && i < n; i++)
-		if (name[i] != prefix[i])
-			return 0;
-	return 1;
-}
-
-static __always_inline int is_memfd(struct file *file)
-{
-	return internal_file_named(file, "memfd:", 6);
-}
-
-/* Code of a file that lives only in memory, with bytes written into it: a memfd, tmpfs/shm,
- * ramfs or hugetlbfs file with pages in its page cache (a memfd only sized with ftruncate has
- * none), or a file with no name left (deleted) and a size. Not shared anonymous memory (MAP_SHARED
- * | MAP_ANONYMOUS is a nameless shmem file, "dev/zero") nor a SysV segment ("SYSV..."): those
- * are anonymous memory, not files. */
-static __always_inline int in_memory_file(struct file *file)
-{
-	if (!file)
-		return 0;
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	if (BPF_CORE_READ(inode, i_size) <= 0)
-		return 0;
-	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
-	if (magic != TMPFS_MAGIC && magic != RAMFS_MAGIC && magic != HUGETLBFS_MAGIC)
-		return BPF_CORE_READ(inode, i_nlink) == 0;
-	if (!BPF_CORE_READ(file, f_mapping, nrpages))
-		return 0;
-	return !internal_file_named(file, "dev/zero", 8) && !internal_file_named(file, "SYSV", 4);
-}
-
-/* The flags of a change that made memory executable: whether it was written since it was
- * mapped (anon pages, or file pages copied on write: the VMA has an anon_vma), whether it
- * comes from an in-memory file. */
-static __always_inline __u32 memory_flags(struct vm_area_struct *vma, struct file *file)
-{
-	__u32 f = 0;
-	if (BPF_CORE_READ(vma, anon_vma))
-		f |= WX_F_WRITTEN;
-	if (in_memory_file(file))
-		f |= WX_F_IN_MEMORY_FILE;
-	return f;
 }
 
 struct path_walk {
@@ -428,22 +323,6 @@ static __always_inline __u32 resolve_path(struct wx_scratch *s, __u32 slot, stru
 	return WX_PATH_MAX - off;
 }
 
-static __always_inline __u64 inode_ctime_ns(struct inode *inode)
-{
-	if (bpf_core_field_exists(struct inode___ctime_split, i_ctime_sec)) {
-		struct inode___ctime_split *i = (void *)inode;
-		/* Bit 31 of the nanoseconds flags a multigrain timestamp as queried (6.13+). */
-		__u32 nsec = BPF_CORE_READ(i, i_ctime_nsec) & 0x7fffffff;
-		return BPF_CORE_READ(i, i_ctime_sec) * 1000000000ULL + nsec;
-	}
-	if (bpf_core_field_exists(struct inode___ctime_private, __i_ctime)) {
-		struct inode___ctime_private *i = (void *)inode;
-		return BPF_CORE_READ(i, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(i, __i_ctime.tv_nsec);
-	}
-	struct inode___ctime_plain *i = (void *)inode;
-	return BPF_CORE_READ(i, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(i, i_ctime.tv_nsec);
-}
-
 /* Copies a path resolved into s->path onto the record at byte offset at; returns its length. */
 static __always_inline __u32 append_path(struct wx_scratch *s, __u32 slot, __u32 at, struct path *path)
 {
@@ -453,18 +332,6 @@ static __always_inline __u32 append_path(struct wx_scratch *s, __u32 slot, __u32
 	bpf_probe_read_kernel(&s->record[at & (RECORD_BUF - 1)], len & (WX_PATH_MAX - 1),
 			      &s->path[(WX_PATH_MAX - len) & (WX_PATH_MAX - 1)]);
 	return len;
-}
-
-/* The pid number of p as seen from the namespace at level, or 0 if p is not visible there. */
-static __always_inline __u32 pid_nr_at(struct pid *p, unsigned int level, struct pid_namespace *ns)
-{
-	if (!p || BPF_CORE_READ(p, level) < level)
-		return 0;
-	struct upid *u = (void *)p + bpf_core_field_offset(struct pid, numbers) +
-			 level * bpf_core_type_size(struct upid);
-	if (BPF_CORE_READ(u, ns) != ns)
-		return 0;
-	return BPF_CORE_READ(u, nr);
 }
 
 /* task is the BTF pointer from bpf_get_current_task_btf(): plain field accesses on it (and on
@@ -521,13 +388,6 @@ static __always_inline void fill_region(struct wx_record *r, struct mm_struct *m
 		r->region = WX_REGION_STACK;
 	else
 		r->region = WX_REGION_ANON;
-}
-
-static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(struct kernfs_node___parent_new, __parent))
-		return BPF_CORE_READ((struct kernfs_node___parent_new *)kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___parent_old *)kn, parent);
 }
 
 /* Appends "parent/leaf" of the task's cgroup v2 node at byte offset at; returns its length.

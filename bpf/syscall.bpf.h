@@ -17,6 +17,12 @@
 #define X32_SYSCALL_BIT 0x40000000
 #define READ_IMPLIES_EXEC 0x0400000    /* include/uapi/linux/personality.h */
 
+/* The registers the task entered the kernel with; an object for kernels before bpf_task_pt_regs
+ * (5.15) defines its own before including this file (lts/). */
+#ifndef wx_task_pt_regs
+#define wx_task_pt_regs(task) ((struct pt_regs *)bpf_task_pt_regs(task))
+#endif
+
 #define PROT_READ 0x1
 #define PROT_WRITE 0x2
 #define PROT_EXEC 0x4
@@ -108,7 +114,7 @@ static __always_inline void call_of_nr(struct wx_call *c)
  * still belongs to the call that opened it. */
 static __always_inline struct pt_regs *call_number(struct task_struct *task, struct wx_call *c)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct pt_regs *regs = wx_task_pt_regs(task);
 	/* do_syscall_64 and the 32-bit entries use the low 32 bits of rax, as an int */
 	__s32 nr = (__s32)BPF_CORE_READ(regs, orig_ax);
 	c->ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
@@ -123,7 +129,7 @@ static __always_inline struct pt_regs *call_number(struct task_struct *task, str
  * tell whether a lock section still belongs to the call that opened it. */
 static __always_inline __s32 call_nr(struct task_struct *task, __u8 *ia32)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct pt_regs *regs = wx_task_pt_regs(task);
 	__s32 nr = (__s32)BPF_CORE_READ(regs, orig_ax);
 	*ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
 	return !*ia32 && (nr & X32_SYSCALL_BIT) ? nr & ~X32_SYSCALL_BIT : nr;

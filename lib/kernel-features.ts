@@ -18,7 +18,7 @@ export interface KernelNeed {
 
 const helper = (name: string, since: string): KernelNeed => ({ what: `bpf_${name} (Linux ${since})`, btf: [`enum:bpf_func_id.BPF_FUNC_${name}`] });
 
-/** Needed by the programs of both modes (bpf/record.bpf.h, bpf/syscall.bpf.h, the maps). */
+/** Needed by the main object's programs of both modes (bpf/record.bpf.h, bpf/syscall.bpf.h, the maps). */
 const SHARED: KernelNeed[] = [
   { what: 'BPF task storage (Linux 5.11)', btf: ['enum:bpf_map_type.BPF_MAP_TYPE_TASK_STORAGE'] },
   helper('get_current_task_btf', '5.11'),
@@ -27,14 +27,14 @@ const SHARED: KernelNeed[] = [
 ];
 
 export const NEEDS: Record<'lsm-hook' | 'tracepoint' | 'enforce', KernelNeed[]> = {
+  /* Two objects (native/bpf_program.cc picks by mprotect_fixup's arity): with 6 or 7 arguments
+   * (tlb since 6.0, vmi since 6.2) bpf/wxwatch.bpf.c, whose helpers and task storage (SHARED,
+   * bpf_get_func_arg_cnt) every such kernel has; with 5 (5.5 to 5.19) bpf/lts/wxwatch-lts.bpf.c,
+   * which needs nothing past the ring buffer (Linux 5.8, lib/privileges.ts). */
   'lsm-hook': [
     { what: 'BPF trampolines (fentry/fexit, Linux 5.5)', btf: ['enum:bpf_attach_type.BPF_TRACE_FENTRY'] },
     { what: 'mprotect_fixup() and mmap_region() in the kernel BTF (the functions it hooks)', btf: ['func:mprotect_fixup', 'func:mmap_region'] },
-    /* The programs find mprotect_fixup's arguments by its arity: (tlb, vma, …) since 6.0, (vmi,
-     * tlb, vma, …) since 6.2. Before 6.0 there is no tlb and they would read the wrong ones. */
-    { what: 'mprotect_fixup() with its tlb argument (Linux 6.0)', btf: ['params:mprotect_fixup.6,7'] },
-    ...SHARED,
-    helper('get_func_arg_cnt', '5.17'),
+    { what: 'mprotect_fixup() with 5, 6 or 7 arguments (its prototypes since Linux 5.5)', btf: ['params:mprotect_fixup.5,6,7'] },
   ],
   tracepoint: [
     ...SHARED,
@@ -44,8 +44,11 @@ export const NEEDS: Record<'lsm-hook' | 'tracepoint' | 'enforce', KernelNeed[]> 
     },
     { what: 'the maple tree of VMAs (Linux 6.1)', btf: ['member:mm_struct.mm_mt', 'typedef:btf_trace_ma_write'] },
   ],
-  /** Besides lsm-hook's. */
-  enforce: [{ what: 'BPF LSM (CONFIG_BPF_LSM, Linux 5.7)', btf: ['func:bpf_lsm_file_mprotect', 'enum:bpf_attach_type.BPF_LSM_MAC'] }],
+  /** Besides lsm-hook's. The object for kernels before 6.0 has no BPF LSM programs: it audits. */
+  enforce: [
+    { what: 'BPF LSM (CONFIG_BPF_LSM, Linux 5.7)', btf: ['func:bpf_lsm_file_mprotect', 'enum:bpf_attach_type.BPF_LSM_MAC'] },
+    { what: 'mprotect_fixup() with its tlb argument (Linux 6.0; before it wxwatch audits only)', btf: ['params:mprotect_fixup.6,7'] },
+  ],
 };
 
 /** Every query the table makes, once. */

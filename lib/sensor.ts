@@ -227,7 +227,10 @@ export class Sensor extends EventEmitter<SensorEvents> {
       if (o.enforce) throw enforceUnavailable(err as NativeStartError, plan.skipped);
       throw noModeAvailable(o.mode, err as NativeStartError, order, plan.skipped);
     }
-    if (plan.skipped.length) info = { ...info, fallbacks: inOrder(order, [...plan.skipped, ...info.fallbacks]) };
+    // Passed over to reach the mode that started: those before it (5.10's tracepoint, after
+    // lsm-hook, was never needed).
+    const passed = plan.skipped.filter((f) => order.indexOf(f.mode) < order.indexOf(info.mode));
+    if (passed.length) info = { ...info, fallbacks: inOrder(order, [...passed, ...info.fallbacks]) };
     this.native = native;
     this.state = 'running';
     return { ...info, ...coverageOf(info.mode, info.programNames), warnings: o.warnings, notRefused: o.enforce ? NOT_REFUSED : [] };

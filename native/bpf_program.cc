@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "wxwatch_bpf.skel.h"
+#include "wxwatch_lts_bpf.skel.h"
 
 namespace wxwatch {
 namespace {
@@ -64,6 +65,7 @@ const char* hook_mode_name(HookMode mode) {
 }
 
 void BpfProgram::Destroy::operator()(wxwatch_bpf* skel) const { wxwatch_bpf__destroy(skel); }
+void BpfProgram::Destroy::operator()(wxwatch_lts_bpf* skel) const { wxwatch_lts_bpf__destroy(skel); }
 
 namespace {
 
@@ -117,70 +119,101 @@ int without_signals(std::string& log, F&& step) {
 
 }  // namespace
 
+namespace {
+
+// What both objects take between open and load (the same .rodata names in each).
+template <typename Rodata>
+void set_rodata(Rodata* ro, const ProgramConfig& config) {
+  ro->enforce = config.enforce ? 1 : 0;
+  ro->dedup = config.dedup ? 1 : 0;
+  ro->self_tgid = config.self_tgid;
+  ro->emit_denied = config.emit_denied ? 1 : 0;
+  // Wake the reader early once a quarter of the ring is queued; below that it drains on a timer.
+  ro->wakeup_bytes = config.ring_bytes / 4;
+  ro->ring_bytes = config.ring_bytes;
+  ro->capture_bytes = config.capture_bytes;
+}
+
+}  // namespace
+
 BpfProgram::BpfProgram(const ProgramConfig& config) {
   LogScope scope;
-  skel_.reset(wxwatch_bpf__open());
-  if (!skel_) throw BpfError("open", errno, scope.log);
-
-  // Only the chosen mode's programs are loaded.
   const KernelBtf kernel;
   const bool tracepoint = config.mode == HookMode::Tracepoint;
   const bool trampoline = !tracepoint;
-  const bool memcg = tracepoint && kernel.lock_tracepoint_has_memcg();
-  auto& p = skel_->progs;
-  bpf_program__set_autoload(p.raw_tp__mmap_lock_acquire_returned, tracepoint && !memcg);
-  bpf_program__set_autoload(p.raw_tp__mmap_lock_released, tracepoint && !memcg);
-  bpf_program__set_autoload(p.raw_tp__mmap_lock_acquire_returned_memcg, memcg);
-  bpf_program__set_autoload(p.raw_tp__mmap_lock_released_memcg, memcg);
-  bpf_program__set_autoload(p.raw_tp__ma_write, tracepoint);
-  bpf_program__set_autoload(p.fentry__do_mprotect_pkey, trampoline);
-  bpf_program__set_autoload(p.fexit__do_mprotect_pkey, trampoline);
-  for (bpf_program* copy : {p.fentry__mprotect_fixup_0, p.fentry__mprotect_fixup_1, p.fentry__mprotect_fixup_2,
-                             p.fexit__mprotect_fixup_0, p.fexit__mprotect_fixup_1, p.fexit__mprotect_fixup_2})
-    bpf_program__set_autoload(copy, trampoline);
-  bpf_program__set_autoload(p.fexit__mmap_region, trampoline);
-  bpf_program__set_autoload(p.fexit__security_file_mprotect, trampoline && config.emit_denied);
-  // Forced and remote writes: the gup entry points, or (six arguments at most before 6.3) the
-  // page walk they call.
-  const bool remote_gup = kernel.arg_count("get_user_pages_remote") > 0 && kernel.arg_count("get_user_pages_remote") <= 6 &&
-                          kernel.arg_count("pin_user_pages_remote") <= 6;
-  bpf_program__set_autoload(p.fentry__get_user_pages_remote, trampoline && remote_gup);
-  bpf_program__set_autoload(p.fentry__pin_user_pages_remote, trampoline && remote_gup);
-  bpf_program__set_autoload(p.fentry__follow_page_mask, trampoline && !remote_gup && kernel.has_function("follow_page_mask"));
-  bpf_program__set_autoload(p.fentry__security_file_permission, trampoline);
-  // userfaultfd's fill functions were renamed in 6.4
-  const bool mfill = kernel.has_function("mfill_atomic_copy");
-  bpf_program__set_autoload(p.fentry__mfill_atomic_copy, trampoline && mfill);
-  bpf_program__set_autoload(p.fentry__mfill_atomic_continue, trampoline && mfill);
-  bpf_program__set_autoload(p.fentry__mcopy_atomic, trampoline && !mfill && kernel.has_function("mcopy_atomic"));
-  bpf_program__set_autoload(p.fentry__mcopy_continue, trampoline && !mfill && kernel.has_function("mcopy_continue"));
-  const bool enforce = trampoline && config.enforce;
-  bpf_program__set_autoload(p.lsm__file_mprotect, enforce);
-  bpf_program__set_autoload(p.lsm__mmap_file, enforce);
-  bpf_program__set_autoload(p.lsm__shm_shmat, enforce);
-  bpf_program__set_autoload(p.lsm__file_permission, enforce);
-  bpf_program__set_autoload(p.lsm__ptrace_access_check, enforce);
-  bpf_program__set_autoload(p.lsm__ptrace_traceme, enforce);
-  bpf_program__set_autoload(p.lsm__inode_init_security_anon, enforce);
-  skel_->rodata->enforce = config.enforce ? 1 : 0;
-  skel_->rodata->dedup = config.dedup ? 1 : 0;
-  skel_->rodata->self_tgid = config.self_tgid;
-  skel_->rodata->emit_denied = config.emit_denied ? 1 : 0;
-  // Wake the reader early once a quarter of the ring is queued; below that it drains on a timer.
-  skel_->rodata->wakeup_bytes = config.ring_bytes / 4;
-  skel_->rodata->ring_bytes = config.ring_bytes;
-  skel_->rodata->capture_bytes = config.capture_bytes;
-  if (int err = bpf_map__set_max_entries(skel_->maps.wx_events, config.ring_bytes))
+  // Before 6.0, mprotect_fixup(vma, pprev, start, end, newflags) has no tlb argument, and the
+  // kernel lacks what the main object uses (task storage, bpf_loop, ...): the LTS object.
+  const bool lts = trampoline && kernel.arg_count("mprotect_fixup") == 5;
+  if (lts) {
+    if (config.enforce)
+      throw BpfError("configure", EOPNOTSUPP, "enforcement needs mprotect_fixup() with its tlb argument (Linux 6.0)");
+    lts_.reset(wxwatch_lts_bpf__open());
+    if (!lts_) throw BpfError("open", errno, scope.log);
+    obj_ = lts_->obj;
+    probe_tgid_ = &lts_->bss->probe_tgid;
+    set_rodata(lts_->rodata, config);
+  } else {
+    skel_.reset(wxwatch_bpf__open());
+    if (!skel_) throw BpfError("open", errno, scope.log);
+    obj_ = skel_->obj;
+    probe_tgid_ = &skel_->bss->probe_tgid;
+    set_rodata(skel_->rodata, config);
+    // Only the chosen mode's programs are loaded.
+    const bool memcg = tracepoint && kernel.lock_tracepoint_has_memcg();
+    auto& p = skel_->progs;
+    bpf_program__set_autoload(p.raw_tp__mmap_lock_acquire_returned, tracepoint && !memcg);
+    bpf_program__set_autoload(p.raw_tp__mmap_lock_released, tracepoint && !memcg);
+    bpf_program__set_autoload(p.raw_tp__mmap_lock_acquire_returned_memcg, memcg);
+    bpf_program__set_autoload(p.raw_tp__mmap_lock_released_memcg, memcg);
+    bpf_program__set_autoload(p.raw_tp__ma_write, tracepoint);
+    bpf_program__set_autoload(p.fentry__do_mprotect_pkey, trampoline);
+    bpf_program__set_autoload(p.fexit__do_mprotect_pkey, trampoline);
+    for (bpf_program* copy : {p.fentry__mprotect_fixup_0, p.fentry__mprotect_fixup_1, p.fentry__mprotect_fixup_2,
+                               p.fexit__mprotect_fixup_0, p.fexit__mprotect_fixup_1, p.fexit__mprotect_fixup_2})
+      bpf_program__set_autoload(copy, trampoline);
+    bpf_program__set_autoload(p.fexit__mmap_region, trampoline);
+    bpf_program__set_autoload(p.fexit__security_file_mprotect, trampoline && config.emit_denied);
+    // Forced and remote writes: the gup entry points, or (six arguments at most before 6.3) the
+    // page walk they call.
+    const bool remote_gup = kernel.arg_count("get_user_pages_remote") > 0 && kernel.arg_count("get_user_pages_remote") <= 6 &&
+                            kernel.arg_count("pin_user_pages_remote") <= 6;
+    bpf_program__set_autoload(p.fentry__get_user_pages_remote, trampoline && remote_gup);
+    bpf_program__set_autoload(p.fentry__pin_user_pages_remote, trampoline && remote_gup);
+    bpf_program__set_autoload(p.fentry__follow_page_mask, trampoline && !remote_gup && kernel.has_function("follow_page_mask"));
+    bpf_program__set_autoload(p.fentry__security_file_permission, trampoline);
+    // userfaultfd's fill functions were renamed in 6.4
+    const bool mfill = kernel.has_function("mfill_atomic_copy");
+    bpf_program__set_autoload(p.fentry__mfill_atomic_copy, trampoline && mfill);
+    bpf_program__set_autoload(p.fentry__mfill_atomic_continue, trampoline && mfill);
+    bpf_program__set_autoload(p.fentry__mcopy_atomic, trampoline && !mfill && kernel.has_function("mcopy_atomic"));
+    bpf_program__set_autoload(p.fentry__mcopy_continue, trampoline && !mfill && kernel.has_function("mcopy_continue"));
+    const bool enforce = trampoline && config.enforce;
+    bpf_program__set_autoload(p.lsm__file_mprotect, enforce);
+    bpf_program__set_autoload(p.lsm__mmap_file, enforce);
+    bpf_program__set_autoload(p.lsm__shm_shmat, enforce);
+    bpf_program__set_autoload(p.lsm__file_permission, enforce);
+    bpf_program__set_autoload(p.lsm__ptrace_access_check, enforce);
+    bpf_program__set_autoload(p.lsm__ptrace_traceme, enforce);
+    bpf_program__set_autoload(p.lsm__inode_init_security_anon, enforce);
+  }
+  if (int err = bpf_map__set_max_entries(map("wx_events"), config.ring_bytes))
     throw BpfError("configure", err, scope.log);
   // Work slots per CPU (the programs index them with their CPU number).
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) throw BpfError("configure", cpus ? cpus : EINVAL, "cannot count the CPUs");
-  if (int err = bpf_map__set_max_entries(skel_->maps.wx_scratch, static_cast<uint32_t>(cpus) * WX_SLOTS_PER_CPU))
+  if (int err = bpf_map__set_max_entries(map("wx_scratch"), static_cast<uint32_t>(cpus) * WX_SLOTS_PER_CPU))
     throw BpfError("configure", err, scope.log);
-  if (int err = without_signals(scope.log, [&] { return wxwatch_bpf__load(skel_.get()); }))
+  if (int err = without_signals(scope.log, [&] { return lts ? wxwatch_lts_bpf__load(lts_.get()) : wxwatch_bpf__load(skel_.get()); }))
     throw BpfError("load", err, scope.log);
   set_filters(config.filters, config.filter_config);
-  if (int err = wxwatch_bpf__attach(skel_.get())) throw BpfError("attach", err, scope.log);
+  if (int err = lts ? wxwatch_lts_bpf__attach(lts_.get()) : wxwatch_bpf__attach(skel_.get()))
+    throw BpfError("attach", err, scope.log);
+}
+
+bpf_map* BpfProgram::map(const char* name) const {
+  bpf_map* m = bpf_object__find_map_by_name(obj_, name);
+  if (!m) throw BpfError("configure", ENOENT, std::string("the BPF object has no map ") + name);
+  return m;
 }
 
 uint32_t BpfProgram::ring_map_id() const {
@@ -193,13 +226,15 @@ void BpfProgram::flush_summaries(bool force) {
   wx_flush_args args{.force = force ? 1u : 0u};
   LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof args);
   // Fails only if the program could not run; its records are then counted where they wait.
-  bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.flush_summaries), &opts);
+  // (The LTS object has no fair shares, hence no summaries to flush.)
+  bpf_program* prog = bpf_object__find_program_by_name(obj_, "flush_summaries");
+  if (prog) bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
 }
 
 std::vector<std::string> BpfProgram::program_names() const {
   std::vector<std::string> names;
   bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) {
+  bpf_object__for_each_program(prog, obj_) {
     if (bpf_program__fd(prog) >= 0) names.emplace_back(bpf_program__name(prog));
   }
   return names;
@@ -208,7 +243,7 @@ std::vector<std::string> BpfProgram::program_names() const {
 uint64_t BpfProgram::recursion_misses() const {
   uint64_t misses = 0;
   bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) {
+  bpf_object__for_each_program(prog, obj_) {
     int fd = bpf_program__fd(prog);
     bpf_prog_info info{};
     uint32_t len = sizeof info;
@@ -220,7 +255,7 @@ uint64_t BpfProgram::recursion_misses() const {
 std::vector<uint32_t> BpfProgram::program_ids() const {
   std::vector<uint32_t> ids;
   bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) {
+  bpf_object__for_each_program(prog, obj_) {
     int fd = bpf_program__fd(prog);
     bpf_prog_info info{};
     uint32_t len = sizeof info;
@@ -230,10 +265,15 @@ std::vector<uint32_t> BpfProgram::program_ids() const {
 }
 
 void BpfProgram::set_probe_tgid(uint32_t tgid) {
-  __atomic_store_n(&skel_->bss->probe_tgid, tgid, __ATOMIC_SEQ_CST);
+  __atomic_store_n(probe_tgid_, tgid, __ATOMIC_SEQ_CST);
 }
 
-void BpfProgram::detach() { wxwatch_bpf__detach(skel_.get()); }
+void BpfProgram::detach() {
+  if (lts_)
+    wxwatch_lts_bpf__detach(lts_.get());
+  else
+    wxwatch_bpf__detach(skel_.get());
+}
 
 namespace {
 
@@ -242,14 +282,18 @@ struct FilterMap {
   size_t key_size;
 };
 
-FilterMap filter_map(wxwatch_bpf* skel, uint32_t kind, uint32_t gen) {
-  auto& m = skel->maps;
+struct FilterMapName {
+  const char* names[2];  // generation 0, 1
+  size_t key_size;
+};
+
+FilterMapName filter_map_name(uint32_t kind) {
   switch (kind) {
-    case WX_FILTER_PID: return {gen ? m.wx_filter_pid_1 : m.wx_filter_pid_0, sizeof(uint32_t)};
-    case WX_FILTER_UID: return {gen ? m.wx_filter_uid_1 : m.wx_filter_uid_0, sizeof(uint32_t)};
-    case WX_FILTER_COMM: return {gen ? m.wx_filter_comm_1 : m.wx_filter_comm_0, WX_COMM_LEN};
-    case WX_FILTER_CGROUP: return {gen ? m.wx_filter_cgroup_1 : m.wx_filter_cgroup_0, sizeof(uint64_t)};
-    case WX_FILTER_EXE: return {gen ? m.wx_filter_exe_1 : m.wx_filter_exe_0, sizeof(wx_exe_key)};
+    case WX_FILTER_PID: return {{"wx_filter_pid_0", "wx_filter_pid_1"}, sizeof(uint32_t)};
+    case WX_FILTER_UID: return {{"wx_filter_uid_0", "wx_filter_uid_1"}, sizeof(uint32_t)};
+    case WX_FILTER_COMM: return {{"wx_filter_comm_0", "wx_filter_comm_1"}, WX_COMM_LEN};
+    case WX_FILTER_CGROUP: return {{"wx_filter_cgroup_0", "wx_filter_cgroup_1"}, sizeof(uint64_t)};
+    case WX_FILTER_EXE: return {{"wx_filter_exe_0", "wx_filter_exe_1"}, sizeof(wx_exe_key)};
     default: throw BpfError("filter", EINVAL, "unknown filter kind " + std::to_string(kind));
   }
 }
@@ -273,7 +317,8 @@ void clear_map(int fd, size_t key_size) {
 void BpfProgram::set_filters(const std::vector<FilterSet>& sets, const FilterConfig& config) {
   const uint32_t next = active_gen_ ^ 1;
   for (uint32_t kind = 0; kind < WX_FILTER_KINDS; kind++) {
-    const FilterMap fm = filter_map(skel_.get(), kind, next);
+    const FilterMapName n = filter_map_name(kind);
+    const FilterMap fm{map(n.names[next]), n.key_size};
     const int fd = bpf_map__fd(fm.map);
     clear_map(fd, fm.key_size);
     for (const FilterSet& set : sets) {
@@ -288,22 +333,22 @@ void BpfProgram::set_filters(const std::vector<FilterSet>& sets, const FilterCon
     }
   }
   const wx_filter_config value{.active_mask = config.active_mask, .scope_mask = config.scope_mask};
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wx_filter_config), &next, &value, BPF_ANY))
+  if (bpf_map_update_elem(bpf_map__fd(map("wx_filter_config")), &next, &value, BPF_ANY))
     throw BpfError("filter", errno, "config update");
   const uint32_t zero = 0;
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.wx_filter_gen), &zero, &next, BPF_ANY))
+  if (bpf_map_update_elem(bpf_map__fd(map("wx_filter_gen")), &zero, &next, BPF_ANY))
     throw BpfError("filter", errno, "generation flip");
   active_gen_ = next;
 }
 
-int BpfProgram::ring_fd() const { return bpf_map__fd(skel_->maps.wx_events); }
+int BpfProgram::ring_fd() const { return bpf_map__fd(map("wx_events")); }
 
 Counters BpfProgram::counters() const {
   Counters sums{};
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return sums;
   std::vector<uint64_t> per_cpu(ncpu);
-  int fd = bpf_map__fd(skel_->maps.wx_counters);
+  int fd = bpf_map__fd(map("wx_counters"));
   for (uint32_t key = 0; key < WX_CNT_MAX; key++) {
     if (bpf_map_lookup_elem(fd, &key, per_cpu.data())) continue;
     for (uint64_t v : per_cpu) sums[key] += v;

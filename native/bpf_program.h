@@ -1,5 +1,8 @@
 // The kernel side as one object: opens, configures, loads and attaches the embedded BPF
-// skeleton in its constructor; detaches and frees everything in its destructor.
+// skeleton in its constructor; detaches and frees everything in its destructor. Two skeletons
+// are embedded: bpf/wxwatch.bpf.c, and for lsm-hook mode on kernels before 6.0 (mprotect_fixup
+// without its tlb argument: Debian 11's 5.10) bpf/lts/wxwatch-lts.bpf.c, which has the same
+// ring, counters and filter maps by name; the one loaded is chosen from the kernel's BTF.
 #pragma once
 
 #include <array>
@@ -11,7 +14,10 @@
 
 #include "wxwatch.h"
 
+struct bpf_map;
+struct bpf_object;
 struct wxwatch_bpf;
+struct wxwatch_lts_bpf;
 
 namespace wxwatch {
 
@@ -87,8 +93,13 @@ class BpfProgram {
  private:
   struct Destroy {
     void operator()(wxwatch_bpf* skel) const;
+    void operator()(wxwatch_lts_bpf* skel) const;
   };
-  std::unique_ptr<wxwatch_bpf, Destroy> skel_;
+  bpf_map* map(const char* name) const;
+  std::unique_ptr<wxwatch_bpf, Destroy> skel_;      // the main object, or
+  std::unique_ptr<wxwatch_lts_bpf, Destroy> lts_;   // the one for kernels before 6.0
+  bpf_object* obj_ = nullptr;                       // whichever is loaded
+  volatile uint32_t* probe_tgid_ = nullptr;         // its .bss probe_tgid
   uint32_t active_gen_ = 1;  // the first set_filters() fills generation 0
 };
 

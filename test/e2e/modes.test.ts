@@ -3,6 +3,8 @@
 // words that name the real cause. Each mode that starts must really detect, and must cost other
 // system calls nothing: no syscall tracepoint, no tracefs.
 import assert from 'node:assert/strict';
+import { modeMissing } from '../../lib/kernel-features';
+import { systemProbe } from '../../lib/privileges';
 import { Sensor } from '../../lib/sensor';
 import { runFixture } from '../helpers/fixtures';
 import { collect, programTypes, requireRoot, waitFor, withSensor } from '../helpers/sensor';
@@ -62,13 +64,16 @@ describe('hook modes (root, real kernel)', function () {
     }));
 
   for (const mode of ['tracepoint', 'auto'] as const) {
-    it(`attaches no syscall tracepoint and needs no tracefs (${mode})`, () =>
-      withSensor({ mode }, async (_sensor, info) => {
+    it(`attaches no syscall tracepoint and needs no tracefs (${mode})`, function () {
+      // a kernel the mode is refused on (5.10's tracepoint: the CLI test names what it lacks)
+      if (mode === 'tracepoint' && modeMissing(mode, systemProbe().kernel ?? null).length) this.skip();
+      return withSensor({ mode }, async (_sensor, info) => {
         const types = programTypes(info.programIds);
         assert.ok(types.length >= 3);
         // raw tracepoints (mmap_lock, maple_tree) or trampolines, and the 'syscall' program user
         // space runs itself (flush_summaries, attached to nothing); never a perf-event tracepoint
         for (const t of types) assert.match(t, /^(raw_tracepoint|tracing|syscall)$/);
-      }));
+      });
+    });
   }
 });

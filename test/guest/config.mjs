@@ -19,15 +19,45 @@ export const MODES = ['tracepoint', 'lsm-hook', 'auto'];
  * boot (~10-30 s) plus ~15 s per mocha process and ~10-15 s per test.
  */
 export const KERNELS = {
-  /* Debian 11: BPF LSM is built in but not in its default list. Below what the BPF side supports
-   * today (issue 18): its one cell proves the refusal, every mode named with what it lacks
-   * (kernel-features.ts), before anything loads, exit 77. */
+  /* Debian 11: BPF LSM is built in but not in its default list. lsm-hook runs the object for
+   * kernels before 6.0 (bpf/lts/: detection of memory made executable, no writes, aliases,
+   * enforcement or code); tracepoint mode is refused (no mmap_lock tracepoints, no maple tree),
+   * which the CLI test checks; 'auto' picks lsm-hook. */
   '5.10': {
     suite: 'bullseye',
     meta: 'linux-image-amd64',
     lsmAdd: ['bpf'],
-    modes: ['auto'],
-    tests: { titles: ['names what this kernel lacks'], byMode: { auto: [] } },
+    modes: ['lsm-hook', 'auto'],
+    /* 6.1's cells but aliases (WXW-001: no alias walk here), code evidence and enforcement: the
+     * evasion corpus by title. */
+    tests: {
+      titles: [
+        'reports a W→X loader as a TRC-104 finding with its exact context',
+        'judges each VMA of a range on its own',
+        'gives each of the 16 combinations exactly the alert of the reference table',
+        'the books still balance',
+        'names what this kernel lacks',
+      ],
+      byMode: {
+        'lsm-hook': [
+          'sibling threads churning the mmap lock',
+          'fails with ENOMEM after changing its first page',
+          'READ_IMPLIES_EXEC: mprotect(PROT_READ)',
+          'the i386 ABI (int 0x80)',
+          '8 executable VMAs, then the RW one',
+          'one call over 20 RW VMAs',
+          'a sibling making the page RW just before',
+          'mprotect(PROT_GROWSDOWN)',
+          'every one of 9,000 RW VMAs',
+          'storm: 300 processes',
+          'more VMAs than one snapshot holds',
+          "keeps the victim's finding",
+          'C and Python/ctypes loaders',
+          'attaches no syscall tracepoint',
+        ],
+        auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
+      },
+    },
   },
   '6.1': { meta: 'linux-image-amd64' },
   '6.12': { meta: 'linux-image-6.12-amd64' },

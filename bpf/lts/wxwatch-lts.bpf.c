@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/* wxwatch's kernel side for kernels before 6.0 (Debian 11's 5.10, Amazon Linux 2's 5.10, and
+ * 5.11-5.19), lsm-hook mode only: fentry/fexit on mprotect_fixup (5 arguments before 6.0: vma,
+ * pprev, start, end, newflags) and fexit on mmap_region. The same records (bpf/wxwatch.h) into
+ * the same ring, the same counters, filters and alert judgment (memory.bpf.h, filters.bpf.h) as
+ * bpf/wxwatch.bpf.c; native/bpf_program.cc loads this object when mprotect_fixup has 5
+ * arguments. It uses nothing past Linux 5.8 (ring buffer): no task storage (the call's state
+ * between entry and exit is a hash keyed by thread), no bpf_get_current_task_btf,
+ * bpf_task_pt_regs, bpf_loop, bpf_get_func_arg*, nor compare-and-swap.
+ *
+ * What it does not have (user space says so, lib/coverage.ts): writes into executable memory
+ * (WXW-002), executable aliases, enforcement, code capture, fair shares. */
+#include <linux/bpf.h>
+#include <stdbool.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "kernel.bpf.h"
+#include "wxwatch.h"
+
+/* x86-64 task_pt_regs(): the top of the task's kernel stack (THREAD_SIZE 16 KiB without KASAN,
+ * no padding on x86-64), which is where the syscall's registers are saved. */
+#define LTS_THREAD_SIZE (4096 << 2)
+struct task_struct___lts {
+	void *stack;
+} __attribute__((preserve_access_index));
+/* (the kernel's struct pt_regs by its size in the kernel's BTF: kernel.bpf.h declares a part) */
+#define wx_task_pt_regs(task)                                                                   \
+	((struct pt_regs *)(BPF_CORE_READ((struct task_struct___lts *)(task), stack) + LTS_THREAD_SIZE - \
+			    bpf_core_type_size(struct pt_regs)))
+
+/* 5.10's tracing programs have no bpf_get_current_ancestor_cgroup_id: read from the cgroup. */
+#define WX_ANCESTOR_HELPER 0
+
+#include "lts/record-lts.bpf.h"
+#include "filters.bpf.h"
+#include "syscall.bpf.h"
+
+#define MAX_ERRNO 4095
+
+/* One mprotect_fixup call between its entry and its exit, per thread. */
+struct lts_fixup {
+	struct lts_change change;
+	__u64 vma;
+	__u64 start;
+	__u64 end;
+	__u8 filtered;
+	__u8 _pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* bpf_get_current_pid_tgid() */
+	__type(value, struct lts_fixup);
+} wx_lts_fixups SEC(".maps");
+
+/* One mprotect or pkey_mprotect call, per thread: its records, and the summaries past them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* bpf_get_current_pid_tgid() */
+	__type(value, struct lts_tally);
+} wx_lts_calls SEC(".maps");
+
+/* The call's context (trampolines.bpf.h's call_context). */
+static __always_inline void lts_call_context(struct lts_change *c, struct task_struct *task, __u64 start, __u64 end)
+{
+	struct wx_call call = {};
+	current_call(task, &call);
+	c->syscall = call.syscall;
+	if (call.compat)
+		c->flags |= WX_F_COMPAT;
+	if (call.kind != WX_CALL_CHANGE && call.kind != WX_CALL_CREATE) {
+		c->addr = start;
+		c->len = end - start;
+		c->prot = (c->new_flags & VM_READ ? PROT_READ : 0) | (c->new_flags & VM_WRITE ? PROT_WRITE : 0) |
+			  (c->new_flags & VM_EXEC ? PROT_EXEC : 0);
+		return;
+	}
+	c->addr = call.kind == WX_CALL_CREATE ? start : call.addr;
+	c->len = call.kind == WX_CALL_CREATE ? end - start : call.len;
+	c->prot = call.prot;
+	if (!(call.prot & PROT_EXEC) && (c->new_flags & VM_EXEC))
+		c->flags |= WX_F_READ_IMPLIES_EXEC;
+}
+
+static __always_inline void describe_change(struct lts_change *c, struct task_struct *task, struct vm_area_struct *vma,
+					    __u64 start, __u64 end, __u64 newflags, __u64 prev, __u32 alert)
+{
+	__builtin_memset(c, 0, sizeof(*c));
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	c->new_flags = newflags;
+	c->vma_start = BPF_CORE_READ(vma, vm_start);
+	c->vma_end = BPF_CORE_READ(vma, vm_end);
+	c->prev_flags = prev;
+	c->file = file;
+	c->alert = alert;
+	if (!(prev & VM_EXEC))
+		c->flags |= memory_flags(vma, file);
+	lts_call_context(c, task, start, end);
+}
+
+/* Writes the change in a slot, or counts it seen and lost when every slot is held. */
+static __always_inline void emit_from(struct lts_change *from, struct lts_tally *tally)
+{
+	struct lts_scratch *s = lts_slot_take();
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return;
+	}
+	__builtin_memcpy(&s->change, from, sizeof(s->change));
+	lts_emit(s, tally);
+	lts_slot_put(s);
+}
+
+/* do_mprotect_pkey(start, len, prot, pkey): one call, whatever its ABI. No state (the map
+ * full): its VMAs are all written one by one. */
+SEC("fentry/do_mprotect_pkey")
+int BPF_PROG(fentry__do_mprotect_pkey)
+{
+	__u64 key = bpf_get_current_pid_tgid();
+	struct lts_tally fresh = {};
+	bpf_map_update_elem(&wx_lts_calls, &key, &fresh, BPF_ANY);
+	return 0;
+}
+
+/* A summary record standing for what one kind counted past WX_CALL_RECORDS (record.bpf.h's
+ * summary_of). */
+static __always_inline void emit_summary(struct lts_scratch *s, struct lts_tally_kind *k, __u32 alert, __u16 syscall)
+{
+	if (!k->count)
+		return;
+	struct lts_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->alert = alert;
+	c->flags = (k->flags & ~(WX_F_HAS_FILE | WX_F_CODE_TRUNCATED | WX_F_CODE_SKIPPED)) | WX_F_SUMMARY;
+	c->summary_count = k->count;
+	c->vma_start = k->first;
+	c->vma_end = k->last;
+	c->addr = k->first;
+	c->len = k->last - k->first;
+	c->syscall = syscall;
+	lts_emit(s, 0);
+}
+
+/* At its end: one summary record per alert kind counted past WX_CALL_RECORDS. */
+SEC("fexit/do_mprotect_pkey")
+int BPF_PROG(fexit__do_mprotect_pkey)
+{
+	__u64 key = bpf_get_current_pid_tgid();
+	struct lts_tally *t = bpf_map_lookup_elem(&wx_lts_calls, &key);
+	if (!t)
+		return 0;
+	if (t->records >= WX_CALL_RECORDS) {
+		struct lts_scratch *s = lts_slot_take();
+		if (!s) {
+			/* the summaries' members are counted (throttled); the summaries themselves lost */
+			count(WX_CNT_SEEN);
+			count(WX_CNT_LOST_BUSY);
+		} else {
+			struct wx_call call = {};
+			call_number(current_task(), &call);
+			/* mprotect's alert kinds, written out: 5.10's verifier refuses this loop as clang
+			 * lays it out */
+			emit_summary(s, &t->kind[WX_ALERT_MPROT_X_ADD], WX_ALERT_MPROT_X_ADD, call.syscall);
+			emit_summary(s, &t->kind[WX_ALERT_MPROT_W_ADD], WX_ALERT_MPROT_W_ADD, call.syscall);
+			emit_summary(s, &t->kind[WX_ALERT_MPROT_W_REM], WX_ALERT_MPROT_W_REM, call.syscall);
+			lts_slot_put(s);
+		}
+	}
+	bpf_map_delete_elem(&wx_lts_calls, &key);
+	return 0;
+}
+
+/* Entry: the VMA before the change, kept for the exit. */
+SEC("fentry/mprotect_fixup")
+int BPF_PROG(fentry__mprotect_fixup_0, struct vm_area_struct *vma, void *pprev, unsigned long start, unsigned long end,
+	     unsigned long newflags)
+{
+	if (!(newflags & VM_EXEC))
+		return 0;
+	__u64 prev = BPF_CORE_READ(vma, vm_flags);
+	__u32 alert = judge(prev, newflags);
+	if (!alert)
+		return 0;
+	struct task_struct *task = current_task();
+	__u64 key = bpf_get_current_pid_tgid();
+	struct lts_fixup f = {};
+	f.vma = (__u64)vma;
+	f.start = start;
+	f.end = end;
+	f.filtered = skip_process(task); /* counted once, here */
+	if (!f.filtered)
+		describe_change(&f.change, task, vma, start, end, newflags, prev, alert);
+	if (bpf_map_update_elem(&wx_lts_fixups, &key, &f, BPF_ANY)) {
+		/* No state to carry the change to its exit: reported now, its outcome unknown. */
+		count(WX_CNT_NO_STATE);
+		if (f.filtered)
+			return 0;
+		f.change.flags |= WX_F_OUTCOME_UNKNOWN;
+		emit_from(&f.change, 0);
+	}
+	return 0;
+}
+
+/* Exit: whether the change was applied. */
+SEC("fexit/mprotect_fixup")
+int BPF_PROG(fexit__mprotect_fixup_0, struct vm_area_struct *vma, void *pprev, unsigned long start, unsigned long end,
+	     unsigned long newflags, int ret)
+{
+	__u64 key = bpf_get_current_pid_tgid();
+	struct lts_fixup *f = bpf_map_lookup_elem(&wx_lts_fixups, &key);
+	if (!f)
+		return 0;
+	if (f->vma != (__u64)vma || f->start != start || f->end != end) {
+		/* a stash this exit does not close (cannot happen: one call at a time per thread) */
+		return 0;
+	}
+	if (f->filtered) {
+		bpf_map_delete_elem(&wx_lts_fixups, &key);
+		return 0;
+	}
+	if (ret != 0) {
+		if (!emit_denied) {
+			bpf_map_delete_elem(&wx_lts_fixups, &key);
+			return 0;
+		}
+		f->change.flags |= WX_F_DENIED;
+		f->change.ret = ret;
+	}
+	emit_from(&f->change, bpf_map_lookup_elem(&wx_lts_calls, &key));
+	bpf_map_delete_elem(&wx_lts_fixups, &key);
+	return 0;
+}
+
+/* mmap_region(file, addr, len, vm_flags, pgoff, uf): a new mapping; W+X is alert 1. */
+SEC("fexit/mmap_region")
+int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned long len, unsigned long vm_flags,
+	     unsigned long pgoff, void *uf, unsigned long ret)
+{
+	if (ret >= (unsigned long)-MAX_ERRNO || !(vm_flags & VM_EXEC))
+		return 0;
+	__u32 flags = in_memory_file(file) ? WX_F_IN_MEMORY_FILE : 0;
+	__u32 alert = vm_flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
+	if (!alert && !flags)
+		return 0;
+	struct task_struct *task = current_task();
+	if (skip_process(task))
+		return 0;
+	struct lts_scratch *s = lts_slot_take();
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return 0;
+	}
+	struct lts_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->alert = alert;
+	c->flags = flags;
+	c->vma_start = ret;
+	c->vma_end = ret + len;
+	c->new_flags = vm_flags;
+	c->file = file;
+	lts_call_context(c, task, ret, ret + len);
+	lts_emit(s, 0);
+	lts_slot_put(s);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
