@@ -4,7 +4,7 @@
 // stale. Never an install hook: a dependent gets prebuilt binaries (see scripts/prepack.mjs).
 // Node built-ins only: this runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -94,11 +94,21 @@ function ensureNodeModules() {
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 }
 
+/** --nodedir=/usr when the installed headers are this node's own: no download, works offline. */
+function localNodeHeaders() {
+  const header = '/usr/include/node/node_version.h';
+  if (!existsSync(header)) return [];
+  const text = readFileSync(header, 'utf8');
+  const part = (name) => text.match(new RegExp(`#define NODE_${name}_VERSION (\\d+)`))?.[1];
+  const version = ['MAJOR', 'MINOR', 'PATCH'].map(part).join('.');
+  return version === process.versions.node ? ['--nodedir=/usr'] : [];
+}
+
 function ensureBuild() {
   const bin = (name) => join(root, 'node_modules', '.bin', name);
   if (stale('build/Release/wxwatch.node', ['binding.gyp', 'bpf', 'native'])) {
     say('building the BPF object and native addon');
-    run(bin('node-gyp'), ['rebuild']);
+    run(bin('node-gyp'), ['rebuild', ...localNodeHeaders()]);
   }
   // lib/wire.ts: the record layout and constants, generated from the one header.
   if (stale('lib/wire.ts', ['bpf/wxwatch.h', 'scripts/gen-wire.mjs'])) run(process.execPath, ['scripts/gen-wire.mjs']);

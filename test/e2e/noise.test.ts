@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SensorStats } from '../../lib/sensor';
-import { runCommand, runFixture, WXFIX } from '../helpers/fixtures';
+import { runCommand, runFixture, startFixture, WXFIX } from '../helpers/fixtures';
 import { cgroup2Mount, runWithPid } from '../helpers/procs';
 import { collect, requireRoot, Sensor, settle, waitFor, withSensor } from '../helpers/sensor';
 
@@ -217,6 +217,27 @@ describe('noise control (root, real kernel)', function () {
       });
     }
 
+    /** A consumer that stops reading at its first finding until every pid has exited (60 s at most). */
+    function stallUntilExited(sensor: Sensor, pids: number[]): void {
+      let stalled = false;
+      sensor.on('finding', () => {
+        if (stalled) return;
+        stalled = true;
+        const until = Date.now() + 60_000;
+        // the event loop is blocked, so nobody reaps them: an exited child is a zombie
+        while (Date.now() < until && pids.some((pid) => !exited(pid)));
+      });
+    }
+
+    function exited(pid: number): boolean {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+      } catch {
+        return true;
+      }
+    }
+
     it('keeps one flooding process to its fair share of a filling ring: the rest summarised and counted, nothing lost', async () => {
       const sensor = new Sensor({ dedup: false, ringBufferBytes: 64 << 10, captureBytes: 0 });
       sensor.start();
@@ -239,10 +260,13 @@ describe('noise control (root, real kernel)', function () {
       const sensor = new Sensor({ dedup: false, ringBufferBytes: 64 << 10, captureBytes: 0 });
       sensor.start();
       const lostEvents = collect(sensor, 'lost');
-      stallOnce(sensor);
       // each within its own share, together more than the ring
-      const runs = await Promise.all(Array.from({ length: 24 }, () => runFixture(['flip', '2000'])));
-      assert.ok(runs.every((r) => r.mode === 'flip'));
+      const floods = Array.from({ length: 24 }, () => startFixture(['flip', '2000']));
+      // the consumer stops at its first finding until every flooder has run to its end: the ring
+      // must overflow however fast or slow this machine is
+      stallUntilExited(sensor, floods.map((f) => f.pid));
+      const runs = await Promise.all(floods.map((f) => f.done));
+      assert.ok(runs.every((r) => r.report.mode === 'flip'));
       const stats = await sensor.close();
       assert.ok(stats.lost > 0, `lost ${stats.lost}`);
       assert.ok(lostEvents.length > 0 && lostEvents[lostEvents.length - 1].total === stats.lost);

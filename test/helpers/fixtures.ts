@@ -57,10 +57,10 @@ export interface Run<R> {
   report: R;
 }
 
-/** Runs a program to completion; fails unless it exits 0 having printed JSON lines. */
-export function runWithPid<R = FixtureReport>(command: string, args: string[]): Promise<Run<R>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a program; `done` settles as runWithPid does. The pid is known at once. */
+export function startWithPid<R = FixtureReport>(command: string, args: string[]): { pid: number; done: Promise<Run<R>> } {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<Run<R>>((resolve, reject) => {
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -73,11 +73,22 @@ export function runWithPid<R = FixtureReport>(command: string, args: string[]): 
       resolve({ pid: child.pid!, reports, report: reports[reports.length - 1] });
     });
   });
+  return { pid: child.pid!, done };
+}
+
+/** Runs a program to completion; fails unless it exits 0 having printed JSON lines. */
+export function runWithPid<R = FixtureReport>(command: string, args: string[]): Promise<Run<R>> {
+  return startWithPid<R>(command, args).done;
 }
 
 /** Runs a program to completion and returns the last JSON line it printed. */
 export async function runCommand(command: string, args: string[]): Promise<FixtureReport> {
   return (await runWithPid(command, args)).report;
+}
+
+/** Starts wxfix in one of its modes. */
+export function startFixture(args: string[]): { pid: number; done: Promise<Run<FixtureReport>> } {
+  return startWithPid(WXFIX, args);
 }
 
 /** Runs wxfix in one of its modes. */

@@ -9,7 +9,7 @@
 // What the model cannot know is counted in `unknown` (ranges it never saw mapped, descriptors it
 // never saw opened, mremap), never guessed.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -220,7 +220,7 @@ export interface OracleRun {
   pid: number;
   counts: OracleCounts;
   lines: string[];
-  /** What the program printed (bpftrace passes its output through). */
+  /** What the program printed on its stdout. */
   output: string;
 }
 
@@ -232,7 +232,10 @@ export function underOracle(argv: string[], timeoutMs = 90_000): Promise<OracleR
   const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-oracle-'));
   const script = path.join(dir, 'run.sh');
   const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-  writeFileSync(script, `exec ${argv.map(quote).join(' ')}\n`);
+  // The program's own output goes to a file: on bpftrace's pipe a line it writes in pieces
+  // could be split by an oracle line, corrupting both.
+  const output = path.join(dir, 'output');
+  writeFileSync(script, `exec ${argv.map(quote).join(' ')} >${quote(output)}\n`);
   return new Promise((resolve, reject) => {
     const child = spawn(BPFTRACE, ['-e', ORACLE_BT, '-c', `/bin/sh ${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -243,14 +246,14 @@ export function underOracle(argv: string[], timeoutMs = 90_000): Promise<OracleR
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      const printed = existsSync(output) ? readFileSync(output, 'utf8') : '';
       rmSync(dir, { recursive: true, force: true });
-      const all = out.split('\n');
-      const lines = all.filter((l) => l.startsWith('O '));
+      const lines = out.split('\n').filter((l) => l.startsWith('O '));
       const begin = lines.find((l) => / begin$/.test(l));
       if (code !== 0 || !begin) return reject(new Error(`bpftrace exited ${code}: ${err.slice(-2000)}`));
       if (/lost/i.test(err)) return reject(new Error(`bpftrace lost events: ${err.slice(-500)}`));
       const pid = Number(begin.split(/\s+/)[1]);
-      resolve({ pid, counts: replay(lines, pid), lines, output: all.filter((l) => !l.startsWith('O ')).join('\n') });
+      resolve({ pid, counts: replay(lines, pid), lines, output: printed });
     });
   });
 }
