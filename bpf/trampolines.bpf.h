@@ -422,8 +422,6 @@ int BPF_PROG(fentry__pin_user_pages_remote, struct mm_struct *mm, unsigned long 
  * follow_page_mask(vma, address, flags, ctx), which the same paths call for each page with
  * the lock held. A forced write (FOLL_FORCE: /proc/PID/mem, ptrace) or a write into another mm
  * (process_vm_writev) into an executable VMA is judged; other callers leave at once. */
-#define FOLL_FORCE 0x10
-
 SEC("fentry/follow_page_mask")
 int BPF_PROG(fentry__follow_page_mask, struct vm_area_struct *vma, unsigned long address, unsigned int flags)
 {

@@ -152,6 +152,8 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
     obj_ = lts_->obj;
     probe_tgid_ = &lts_->bss->probe_tgid;
     set_rodata(lts_->rodata, config);
+    // Forced and remote writes: the page walk every gup path calls, where the kernel has it.
+    bpf_program__set_autoload(lts_->progs.fentry__follow_page_mask, kernel.has_function("follow_page_mask"));
   } else {
     skel_.reset(wxwatch_bpf__open());
     if (!skel_) throw BpfError("open", errno, scope.log);

@@ -21,7 +21,7 @@
 
 #define LTS_PATH_DEPTH 32  /* components of a path; deeper ones keep their last 32 (flagged) */
 #define LTS_NAME_MAX 255
-#define LTS_RECORD_BUF 16384 /* power of two above fixed + uts + 2 paths + cgroup */
+#define LTS_RECORD_BUF 16384 /* power of two above fixed + uts + 3 paths + cgroup */
 
 /* Set between open and load, as the main object's (native/bpf_program.cc sets both alike). */
 const volatile __u64 wakeup_bytes = 0;
@@ -50,7 +50,10 @@ struct lts_change {
 	__u32 flags;
 	__u32 summary_count; /* WX_F_SUMMARY: how many changes it stands for */
 	__u16 syscall;
-	__u8 _pad[6];
+	__u8 event;          /* enum wx_event */
+	__u8 route;          /* write events: enum wx_route */
+	__u8 _pad[4];
+	struct mm_struct *target_mm; /* write events: the mm written */
 };
 
 struct lts_dedup_key {
@@ -62,7 +65,9 @@ struct lts_dedup_key {
 	__u32 alert;
 	__u32 flags;
 	__u8 region;
-	__u8 _pad[7];
+	__u8 event;
+	__u8 route;
+	__u8 _pad[5];
 };
 
 #define LTS_DEDUP_FLAGS (WX_F_DENIED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)
@@ -264,6 +269,25 @@ static __always_inline void lts_fill_region(struct wx_record *r, struct mm_struc
 		r->region = WX_REGION_ANON;
 }
 
+/* Write records: the process whose memory was written (record.bpf.h's fill_target). */
+static __always_inline void lts_fill_target(struct lts_scratch *s, struct wx_record *r, struct mm_struct *target, __u32 *at)
+{
+	if (!target || !bpf_core_field_exists(struct mm_struct, owner))
+		return;
+	struct task_struct *owner = BPF_CORE_READ(target, owner);
+	if (!owner)
+		return;
+	r->target_pid = BPF_CORE_READ(owner, tgid);
+	r->target_start_boot_ns = BPF_CORE_READ(owner, group_leader, start_boottime);
+	bpf_probe_read_kernel_str(r->target_comm, sizeof(r->target_comm), BPF_CORE_READ(owner, comm));
+	struct file *exe = BPF_CORE_READ(target, exe_file);
+	if (!exe)
+		return;
+	struct path ep = BPF_CORE_READ(exe, f_path);
+	r->target_exe_len = lts_append_path(s, *at, &ep);
+	*at += r->target_exe_len;
+}
+
 /* "parent/leaf" of the task's cgroup v2 node (record.bpf.h's append_cgroup). */
 static __always_inline __u32 lts_append_cgroup(struct lts_scratch *s, __u32 at, struct task_struct *task)
 {
@@ -301,7 +325,7 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	int summary = (c->flags & WX_F_SUMMARY) != 0; /* its members were counted each */
 	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE)))
 		count(WX_CNT_DEGRADED);
-	lts_fill_region(r, mm, c);
+	lts_fill_region(r, c->event == WX_EVENT_WRITE && c->target_mm ? c->target_mm : mm, c);
 	__u64 leader_start = BPF_CORE_READ(task, group_leader, start_boottime);
 	__u64 exec_id = BPF_CORE_READ(task, self_exec_id);
 	struct lts_dedup_key *key = &s->key;
@@ -313,6 +337,8 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 		key->alert = c->alert;
 		key->flags = c->flags & LTS_DEDUP_FLAGS;
 		key->region = r->region;
+		key->event = c->event;
+		key->route = c->route;
 		key->dev = r->dev;
 		key->inode = r->inode;
 		if (bpf_map_lookup_elem(&wx_dedup, key)) {
@@ -345,7 +371,8 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	r->ret = c->ret;
 	r->syscall = c->syscall;
 	r->flags |= c->flags;
-	r->event = WX_EVENT_PROTECT;
+	r->event = c->event;
+	r->route = c->route;
 	lts_fill_task(r, task);
 
 	__u32 at = WX_RECORD_FIXED_SIZE;
@@ -372,9 +399,12 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	}
 	r->cgroup_len = lts_append_cgroup(s, at, task);
 	at += r->cgroup_len;
+	if (c->event == WX_EVENT_WRITE)
+		lts_fill_target(s, r, c->target_mm, &at);
 	/* No code capture here: a record that would carry code says it has none. */
 	if (capture_bytes && !summary && !(c->flags & WX_F_DENIED) &&
-	    (c->alert == WX_ALERT_MPROT_W_REM || (c->flags & (WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)))) {
+	    (c->event == WX_EVENT_WRITE || c->alert == WX_ALERT_MPROT_W_REM ||
+	     (c->flags & (WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)))) {
 		r->flags |= WX_F_CODE_SKIPPED;
 		count(WX_CNT_CODE_SKIPPED);
 	}

@@ -8,8 +8,11 @@
  * between entry and exit is a hash keyed by thread), no bpf_get_current_task_btf,
  * bpf_task_pt_regs, bpf_loop, bpf_get_func_arg*, nor compare-and-swap.
  *
- * What it does not have (user space says so, lib/coverage.ts): writes into executable memory
- * (WXW-002), executable aliases, enforcement, code capture, fair shares. */
+ * Writes into executable memory (WXW-002) by /proc/PID/mem, ptrace pokes and process_vm_writev
+ * are judged per page at follow_page_mask, as the main object does before 6.3. What it does not
+ * have (user space says so, lib/coverage.ts): userfaultfd fills and writes to files mapped
+ * executable (WXW-002's other routes), executable aliases, enforcement, code capture, fair
+ * shares. */
 #include <linux/bpf.h>
 #include <stdbool.h>
 #include <bpf/bpf_helpers.h>
@@ -35,6 +38,7 @@ struct task_struct___lts {
 #include "lts/record-lts.bpf.h"
 #include "filters.bpf.h"
 #include "syscall.bpf.h"
+#include "write-calls.bpf.h"
 
 #define MAX_ERRNO 4095
 
@@ -264,6 +268,91 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	c->new_flags = vm_flags;
 	c->file = file;
 	lts_call_context(c, task, ret, ret + len);
+	lts_emit(s, 0);
+	lts_slot_put(s);
+	return 0;
+}
+
+/* The write call each thread last reported: one write reaches follow_page_mask once per page,
+ * and a poke's copy-on-write fault twice. LRU: a thread that exits leaves its entry behind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* bpf_get_current_pid_tgid() */
+	__type(value, struct wx_write_id);
+} wx_lts_writes SEC(".maps");
+
+/* Whether the current write call is the one this thread last reported; remembers it if not. */
+static __always_inline int lts_same_write(struct task_struct *task, struct wx_call *call, struct wx_write *w)
+{
+	__u64 key = bpf_get_current_pid_tgid();
+	struct wx_write_id fresh = {};
+	bpf_map_update_elem(&wx_lts_writes, &key, &fresh, BPF_NOEXIST);
+	struct wx_write_id *last = bpf_map_lookup_elem(&wx_lts_writes, &key);
+	return last ? same_write_id(last, task, call, w) : 0;
+}
+
+/* follow_page_mask(vma, address, flags, ctx): every page /proc/PID/mem, a ptrace poke or
+ * process_vm_writev reaches in the target, with the target's lock held, on the VMA the kernel
+ * writes into (get_user_pages_remote takes seven arguments, past what a trampoline takes before
+ * 6.3). A forced write (FOLL_FORCE), or a write into another mm, into an executable VMA is one
+ * record per write call; other callers leave at the first test. */
+SEC("fentry/follow_page_mask")
+int BPF_PROG(fentry__follow_page_mask, struct vm_area_struct *vma, unsigned long address, unsigned int flags)
+{
+	if (!(flags & FOLL_WRITE))
+		return 0;
+	__u64 vm_flags = BPF_CORE_READ(vma, vm_flags);
+	/* an execve writing its arguments into the new stack is not a write into code */
+	if (!(vm_flags & VM_EXEC) || (vm_flags & VM_STACK_INCOMPLETE_SETUP) == VM_STACK_INCOMPLETE_SETUP)
+		return 0;
+	struct task_struct *task = current_task();
+	struct mm_struct *target = BPF_CORE_READ(vma, vm_mm);
+	struct mm_struct *own = BPF_CORE_READ(task, mm);
+	if (!(flags & FOLL_FORCE) && target == own)
+		return 0;
+	struct wx_call call = {};
+	struct wx_write w;
+	current_call(task, &call);
+	if (decode_write(task, &call, (__u64)target, &w)) {
+		__builtin_memset(&w, 0, sizeof(w));
+		w.route = WX_ROUTE_REMOTE; /* io_uring, a kernel thread: the route is not told apart */
+	} else if (lts_same_write(task, &call, &w)) {
+		return 0;
+	}
+	if (skip_process(task))
+		return 0;
+	struct lts_scratch *s = lts_slot_take();
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return 0;
+	}
+	struct lts_change *c = &s->change;
+	__builtin_memset(c, 0, sizeof(*c));
+	__u64 page = address & ~(WX_CODE_PAGE - 1ULL);
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	c->event = WX_EVENT_WRITE;
+	c->route = w.route;
+	c->syscall = call.syscall;
+	c->addr = w.addr ? w.addr : page;
+	c->len = w.len ? w.len : WX_CODE_PAGE;
+	c->vma_start = BPF_CORE_READ(vma, vm_start);
+	c->vma_end = BPF_CORE_READ(vma, vm_end);
+	c->prev_flags = vm_flags;
+	c->new_flags = vm_flags;
+	c->file = file;
+	c->target_mm = target;
+	c->flags = w.flags;
+	if (target != own)
+		c->flags |= WX_F_CROSS_PROCESS;
+	if (bpf_core_field_exists(struct mm_struct, owner)) {
+		struct task_struct *owner = BPF_CORE_READ(target, owner);
+		if (owner && BPF_CORE_READ(owner, ptrace) && BPF_CORE_READ(owner, parent, tgid) == BPF_CORE_READ(task, tgid))
+			c->flags |= WX_F_TRACER;
+	}
+	if (file)
+		c->flags |= memory_flags(vma, file) & WX_F_IN_MEMORY_FILE;
 	lts_emit(s, 0);
 	lts_slot_put(s);
 	return 0;

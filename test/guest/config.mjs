@@ -20,9 +20,10 @@ export const MODES = ['tracepoint', 'lsm-hook', 'auto'];
  */
 export const KERNELS = {
   /* Debian 11: BPF LSM is built in but not in its default list. lsm-hook runs the object for
-   * kernels before 6.0 (bpf/lts/: detection of memory made executable, no writes, aliases,
-   * enforcement or code); tracepoint mode is refused (no mmap_lock tracepoints, no maple tree),
-   * which the CLI test checks; 'auto' picks lsm-hook. */
+   * kernels before 6.0 (bpf/lts/: detection of memory made executable and of forced writes into
+   * it; no userfaultfd or file-write route, aliases, enforcement or code); tracepoint mode is
+   * refused (no mmap_lock tracepoints, no maple tree), which the CLI test checks; 'auto' picks
+   * lsm-hook. */
   '5.10': {
     suite: 'bullseye',
     meta: 'linux-image-amd64',
@@ -54,6 +55,19 @@ export const KERNELS = {
           "keeps the victim's finding",
           'C and Python/ctypes loaders',
           'attaches no syscall tracepoint',
+          // the routes corpus's writes (WXW-002 by follow_page_mask; the routes not seen here
+          // are checked to say nothing), and its written-then-executable cases
+          "DDexec's technique",
+          "the vDSO's gettimeofday()",
+          'pwrite to /proc/self/mem over its own text',
+          '/proc/PPID/mem',
+          "PTRACE_POKETEXT of code into a stopped child's text",
+          "a debugger's breakpoint",
+          'process_vm_writev of code',
+          'userfaultfd UFFDIO_COPY of code',
+          'pwrite into a file while it is mapped',
+          'RW, written, R, RX',
+          'selects WXW-002 alone',
         ],
         auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
       },
