@@ -146,6 +146,20 @@ static __always_inline void lts_slot_put(struct lts_scratch *s)
 	s->busy = 0;
 }
 
+/* A free slot of this CPU with its change cleared, or NULL with the change counted seen and
+ * lost (every slot held). */
+static __always_inline struct lts_scratch *lts_slot_or_count(void)
+{
+	struct lts_scratch *s = lts_slot_take();
+	if (!s) {
+		count(WX_CNT_SEEN);
+		count(WX_CNT_LOST_BUSY);
+		return 0;
+	}
+	__builtin_memset(&s->change, 0, sizeof(s->change));
+	return s;
+}
+
 /* One step of the path walk (as record.bpf.h's path_step): 1 when done. */
 static __always_inline int lts_path_step(struct lts_scratch *s)
 {

@@ -108,12 +108,9 @@ static __always_inline void describe_change(struct lts_change *c, struct task_st
 /* Writes the change in a slot, or counts it seen and lost when every slot is held. */
 static __always_inline void emit_from(struct lts_change *from, struct lts_tally *tally)
 {
-	struct lts_scratch *s = lts_slot_take();
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct lts_scratch *s = lts_slot_or_count();
+	if (!s)
 		return;
-	}
 	__builtin_memcpy(&s->change, from, sizeof(s->change));
 	lts_emit(s, tally);
 	lts_slot_put(s);
@@ -253,14 +250,10 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	struct task_struct *task = current_task();
 	if (skip_process(task))
 		return 0;
-	struct lts_scratch *s = lts_slot_take();
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct lts_scratch *s = lts_slot_or_count();
+	if (!s)
 		return 0;
-	}
 	struct lts_change *c = &s->change;
-	__builtin_memset(c, 0, sizeof(*c));
 	c->alert = alert;
 	c->flags = flags;
 	c->vma_start = ret;
@@ -322,14 +315,10 @@ int BPF_PROG(fentry__follow_page_mask, struct vm_area_struct *vma, unsigned long
 	}
 	if (skip_process(task))
 		return 0;
-	struct lts_scratch *s = lts_slot_take();
-	if (!s) {
-		count(WX_CNT_SEEN);
-		count(WX_CNT_LOST_BUSY);
+	struct lts_scratch *s = lts_slot_or_count();
+	if (!s)
 		return 0;
-	}
 	struct lts_change *c = &s->change;
-	__builtin_memset(c, 0, sizeof(*c));
 	__u64 page = address & ~(WX_CODE_PAGE - 1ULL);
 	struct file *file = BPF_CORE_READ(vma, vm_file);
 	c->event = WX_EVENT_WRITE;
