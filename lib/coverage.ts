@@ -24,12 +24,19 @@ export function coverageOf(mode: string, programs: readonly string[]): Coverage 
       'writes through /proc/PID/mem from io_uring are not seen in tracepoint mode; a vectored write (writev) and process_vm_writev are judged on a range read from the writer\'s memory, flagged rangeUnsure',
     );
   } else if (!has(programs, 'fentry__security_file_permission')) {
-    // The object for kernels before 6.0 (bpf/lts/): memory made executable, and forced writes.
-    unseen.push('userfaultfd', 'file-write');
+    // The object for kernels before 6.0 (bpf/lts/): memory made executable, forced writes and
+    // UFFDIO_COPY.
+    unseen.push('file-write');
     notes.push(
-      'userfaultfd fills and writes to a file mapped executable are not seen on this kernel (before Linux 6.0 wxwatch has no hook on them); memory filled so and then made executable is reported as written memory made executable (WXW-003)',
+      'writes to a file mapped executable are not seen on this kernel (before Linux 6.0 wxwatch has no hook on them)',
       'executable aliases of writable shared memory are not told apart on this kernel, and records carry no code (flagged codeSkipped)',
     );
+    if (!has(programs, 'fentry__mcopy_atomic')) {
+      unseen.push('userfaultfd');
+      notes.push('userfaultfd fills are not seen: this kernel has no mcopy_atomic to hook');
+    } else {
+      notes.push('userfaultfd UFFDIO_CONTINUE (Linux 5.13) is not seen on kernels before 6.0; memory it fills and then makes executable is reported as written memory made executable (WXW-003)');
+    }
     if (!has(programs, 'fentry__follow_page_mask')) {
       unseen.push('proc-mem', 'ptrace', 'process-vm');
       notes.push('forced writes into other processes are not seen: this kernel has no hookable follow_page_mask');

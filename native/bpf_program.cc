@@ -154,6 +154,7 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
     set_rodata(lts_->rodata, config);
     // Forced and remote writes: the page walk every gup path calls, where the kernel has it.
     bpf_program__set_autoload(lts_->progs.fentry__follow_page_mask, kernel.has_function("follow_page_mask"));
+    bpf_program__set_autoload(lts_->progs.fentry__mcopy_atomic, kernel.has_function("mcopy_atomic"));
   } else {
     skel_.reset(wxwatch_bpf__open());
     if (!skel_) throw BpfError("open", errno, scope.log);

@@ -9,9 +9,10 @@
  * bpf_task_pt_regs, bpf_loop, bpf_get_func_arg*, nor compare-and-swap.
  *
  * Writes into executable memory (WXW-002) by /proc/PID/mem, ptrace pokes and process_vm_writev
- * are judged per page at follow_page_mask, as the main object does before 6.3. What it does not
- * have (user space says so, lib/coverage.ts): userfaultfd fills and writes to files mapped
- * executable (WXW-002's other routes), executable aliases, enforcement, code capture, fair
+ * are judged per page at follow_page_mask, as the main object does before 6.3; UFFDIO_COPY at
+ * mcopy_atomic, on the VMAs of the rbtree these kernels keep. What it does not have (user space
+ * says so, lib/coverage.ts): UFFDIO_CONTINUE (5.13: not hooked here), writes to files mapped
+ * executable (WXW-002's file-write route), executable aliases, enforcement, code capture, fair
  * shares. */
 #include <linux/bpf.h>
 #include <stdbool.h>
@@ -340,6 +341,109 @@ int BPF_PROG(fentry__follow_page_mask, struct vm_area_struct *vma, unsigned long
 		if (owner && BPF_CORE_READ(owner, ptrace) && BPF_CORE_READ(owner, parent, tgid) == BPF_CORE_READ(task, tgid))
 			c->flags |= WX_F_TRACER;
 	}
+	if (file)
+		c->flags |= memory_flags(vma, file) & WX_F_IN_MEMORY_FILE;
+	lts_emit(s, 0);
+	lts_slot_put(s);
+	return 0;
+}
+
+/* Kernels before 6.1 keep an mm's VMAs in an rbtree, each linked to the next. */
+struct vm_area_struct___rb {
+	struct rb_node vm_rb;
+	struct vm_area_struct *vm_next;
+} __attribute__((preserve_access_index));
+
+struct mm_struct___rb {
+	struct rb_root mm_rb;
+} __attribute__((preserve_access_index));
+
+#define LTS_RB_DEPTH 40  /* a red-black tree of 2^20 VMAs is at most 40 deep */
+#define LTS_RANGE_VMAS 8 /* VMAs of one written range looked at */
+
+/* The first VMA of mm ending above addr (the kernel's find_vma), or NULL; *unwalked if the tree
+ * was deeper than the descent. */
+static __always_inline struct vm_area_struct *lts_find_vma(struct mm_struct *mm, __u64 addr, int *unwalked)
+{
+	struct vm_area_struct *found = 0;
+	struct rb_node *node = BPF_CORE_READ((struct mm_struct___rb *)mm, mm_rb.rb_node);
+	__u64 off = bpf_core_field_offset(struct vm_area_struct___rb, vm_rb);
+#pragma unroll
+	for (int i = 0; i < LTS_RB_DEPTH; i++) {
+		if (!node)
+			return found;
+		struct vm_area_struct *vma = (void *)node - off;
+		if (BPF_CORE_READ(vma, vm_end) > addr) {
+			found = vma;
+			if (BPF_CORE_READ(vma, vm_start) <= addr)
+				return found;
+			node = BPF_CORE_READ(node, rb_left);
+		} else {
+			node = BPF_CORE_READ(node, rb_right);
+		}
+	}
+	*unwalked = node != 0;
+	return found;
+}
+
+/* The first executable VMA of mm in [start, end), or NULL (counted when the range has more VMAs
+ * than are looked at). */
+static __always_inline struct vm_area_struct *lts_exec_vma_in(struct mm_struct *mm, __u64 start, __u64 end)
+{
+	int unwalked = 0;
+	struct vm_area_struct *vma = lts_find_vma(mm, start, &unwalked);
+	if (unwalked) {
+		count(WX_CNT_UNWALKED); /* a tree deeper than the descent: not judged */
+		return 0;
+	}
+#pragma unroll
+	for (int i = 0; i < LTS_RANGE_VMAS; i++) {
+		if (!vma || BPF_CORE_READ(vma, vm_start) >= end)
+			return 0;
+		if (BPF_CORE_READ(vma, vm_flags) & VM_EXEC)
+			return vma;
+		vma = BPF_CORE_READ((struct vm_area_struct___rb *)vma, vm_next);
+	}
+	if (vma && BPF_CORE_READ(vma, vm_start) < end)
+		count(WX_CNT_UNWALKED); /* more VMAs in the range than are looked at: the rest not judged */
+	return 0;
+}
+
+/* mcopy_atomic(dst_mm, dst_start, src_start, len, mmap_changing, mode): UFFDIO_COPY fills pages
+ * past their protection. Read without the lock, as the main object does: a VMA made executable
+ * after is judged then (written memory made executable). */
+SEC("fentry/mcopy_atomic")
+int BPF_PROG(fentry__mcopy_atomic, struct mm_struct *dst_mm, unsigned long dst, unsigned long src, unsigned long len)
+{
+	if (!dst_mm || !len)
+		return 0;
+	struct vm_area_struct *vma = lts_exec_vma_in(dst_mm, dst, dst + len);
+	if (!vma)
+		return 0;
+	struct task_struct *task = current_task();
+	if (skip_process(task))
+		return 0;
+	struct lts_scratch *s = lts_slot_or_count();
+	if (!s)
+		return 0;
+	struct lts_change *c = &s->change;
+	struct wx_call call = {};
+	call_number(task, &call);
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	__u64 vm_flags = BPF_CORE_READ(vma, vm_flags);
+	c->event = WX_EVENT_WRITE;
+	c->route = WX_ROUTE_USERFAULTFD;
+	c->syscall = call.syscall;
+	c->addr = dst;
+	c->len = len;
+	c->vma_start = BPF_CORE_READ(vma, vm_start);
+	c->vma_end = BPF_CORE_READ(vma, vm_end);
+	c->prev_flags = vm_flags;
+	c->new_flags = vm_flags;
+	c->file = file;
+	c->target_mm = dst_mm;
+	if (dst_mm != BPF_CORE_READ(task, mm))
+		c->flags |= WX_F_CROSS_PROCESS;
 	if (file)
 		c->flags |= memory_flags(vma, file) & WX_F_IN_MEMORY_FILE;
 	lts_emit(s, 0);
