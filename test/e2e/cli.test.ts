@@ -391,26 +391,33 @@ describe('wxwatch CLI', function () {
         }
         const port = Number(/metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(run.stderr())![1]);
         // More idle connections than the cap: each is closed by the server, the extra ones at once.
+        // Each step has its own deadline, so that a hang names the step (a CI run once timed out here).
+        const step = <T>(what: string, p: Promise<T>, ms = 15_000) =>
+          Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms; ${run.stderr().slice(-500)}`)), ms).unref())]);
         const closed: Array<Promise<unknown>> = [];
         for (let i = 0; i < 24; i++) {
           const socket = connect(port, '127.0.0.1');
           socket.on('error', () => {});
           sockets.push(socket);
-          closed.push(once(socket, 'close'));
-          await once(socket, 'connect');
+          closed.push(new Promise((resolve) => socket.once('close', resolve)));
+          await step(`connection ${i}`, new Promise((resolve) => socket.once('connect', resolve).once('close', resolve)));
         }
-        const fx = await runFixture(['w2x']);
+        const fx = await step('the fixture', runFixture(['w2x']));
         await lineFor(run, fx.pid);
-        await Promise.all(closed); // bounded by the test's timeout: none was closed before the limits
-        const body = await new Promise<string>((resolve, reject) =>
-          get(`http://127.0.0.1:${port}/metrics`, (res) => {
-            let text = '';
-            res.on('data', (d) => (text += d)).on('end', () => resolve(text));
-          }).on('error', reject),
+        // none is closed before the limits; the idle ones after 5 s
+        await step(`closing (${sockets.filter((x) => !x.destroyed).length} of 24 open)`, Promise.all(closed));
+        const body = await step(
+          'GET /metrics',
+          new Promise<string>((resolve, reject) =>
+            get(`http://127.0.0.1:${port}/metrics`, (res) => {
+              let text = '';
+              res.on('data', (d) => (text += d)).on('end', () => resolve(text));
+            }).on('error', reject),
+          ),
         );
         assert.match(body, /^wxwatch_emitted_total [1-9]/m);
         run.child.kill('SIGINT');
-        const [code] = await once(run.child, 'exit');
+        const [code] = await step('exit on SIGINT', once(run.child, 'exit'));
         assert.equal(code, 0, run.stderr());
       } finally {
         for (const s of sockets) s.destroy();
