@@ -3,7 +3,7 @@
 import { RecordText } from './record-text';
 import { partsOf, U64Parts } from './u64';
 
-/** Each record's digest in a batch: its SHA-256 in hex (ASCII), or zeros where none was made. */
+/** Each record's digest in a batch: its SHA-256 in hex (ASCII), or a first byte 0 where none was made. */
 export const DIGEST_BYTES = 64;
 
 /** One batch's memory, its digests, and the clock offset that turns its boot-time stamps into
@@ -44,7 +44,7 @@ export class BatchView {
   digestHex(i: number): string | null {
     if (this.digestsAt < 0) return null;
     const at = this.digestsAt + i * DIGEST_BYTES;
-    // The drainer writes zeros where it hashed nothing.
+    // The drainer writes a 0 first byte where it hashed nothing.
     return this.bytes[at] === 0 ? null : this.text.latin1(at, at + DIGEST_BYTES);
   }
 

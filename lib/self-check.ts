@@ -5,7 +5,7 @@
 // only this page (a ret, a marker, zeros) matches, and only when it was captured whole.
 import { createHash } from 'node:crypto';
 import type { MemProtAlert } from './mem-prot-alert';
-import { CODE_PAGE } from './record-layout';
+import { CODE_PAGE, OFF } from './record-layout';
 import { TRC104 } from './signatures/trc104';
 
 /** Kept in step with kProbeMarker in native/sensor_wrap.cc (the e2e self-check test proves it). */
@@ -22,6 +22,7 @@ export function probePage(): Uint8Array {
 
 export const PROBE_PAGE_SHA256 = createHash('sha256').update(probePage()).digest('hex');
 const MARKER_FIRST = PROBE_MARKER.charCodeAt(0);
+const CODE_LEN_AT = OFF.code_len;
 
 /**
  * A W→X whose captured code is exactly the probe page, read whole: some wxwatch sensor's
@@ -29,6 +30,8 @@ const MARKER_FIRST = PROBE_MARKER.charCodeAt(0);
  * of the bytes, and it is not recognised.
  */
 export function isSelfCheckOfASensor(event: MemProtAlert): boolean {
+  // Every record passes here: its code length first, read in place (no view made).
+  if (event.b.view.getUint32(event.o + CODE_LEN_AT, true) !== CODE_PAGE) return false;
   const bytes = event.codeBytes;
   // Cheap tests first: most findings are not one page starting with this marker.
   if (bytes.length !== CODE_PAGE || bytes[0] !== 0xc3 || bytes[MARKER_AT] !== MARKER_FIRST) return false;

@@ -159,6 +159,10 @@ export class Sensor extends EventEmitter<SensorEvents> {
   private readonly signatures: ReadonlyArray<Signature>;
   /** Findings per signature, by its index in `signatures`. */
   private readonly signatureCounts: number[];
+  /** Per signature, the alert kinds (bit n: kind n) and record flags its condition can match,
+   * as it declares them: a record with neither is not offered to it. */
+  private readonly signatureKinds: Uint32Array;
+  private readonly signatureFlags: Uint32Array;
   /** Self-check children, by pid: their W→X resolves the check and is not a finding. */
   private probes = new Map<number, () => void>();
   private lostReported = 0;
@@ -178,6 +182,8 @@ export class Sensor extends EventEmitter<SensorEvents> {
     this.options = resolveOptions(options);
     this.signatures = [...this.options.signatures];
     this.signatureCounts = this.signatures.map(() => 0);
+    this.signatureKinds = Uint32Array.from(this.signatures, (sig) => sig.alertKinds.reduce((mask, kind) => mask | (1 << kind), 0));
+    this.signatureFlags = Uint32Array.from(this.signatures, (sig) => (sig.recordFlags ?? []).reduce((mask, flag) => mask | FLAG[flag], 0));
 
     this.allow = options.allow;
     this.scope = options.scope;
@@ -448,6 +454,8 @@ export class Sensor extends EventEmitter<SensorEvents> {
   ): void {
     const view = batch.view;
     const signatures = this.signatures;
+    const signatureKinds = this.signatureKinds;
+    const signatureFlags = this.signatureFlags;
     const counts = this.counts;
     const alertKinds = this.options.alertKinds;
     const wantFindings = onFinding.length > 0 || queues.length > 0;
@@ -473,12 +481,14 @@ export class Sensor extends EventEmitter<SensorEvents> {
         if (onDenied.length) this.callEach('denied', onDenied, event);
         continue;
       }
-      if (onAlert.length && alertKinds.has(view.getUint32(event.o + ALERT_AT, true))) {
+      const alert = view.getUint32(event.o + ALERT_AT, true);
+      if (onAlert.length && alertKinds.has(alert)) {
         counts.alerts++;
         this.callEach('alert', onAlert, event);
       }
       if (!wantFindings) continue;
       for (let k = 0; k < signatures.length; k++) {
+        if (((signatureKinds[k] >>> alert) & 1) === 0 && (flags & signatureFlags[k]) === 0) continue;
         const signature = signatures[k];
         // a refusal is one finding, of the signature of the rule that refused it
         if ((flags & BLOCKED) !== 0 && signature.refusedBy && !signature.refusedBy.includes(event.rule)) continue;

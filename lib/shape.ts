@@ -149,9 +149,11 @@ const FLAGS = OFF.flags;
 // Each tail part's length member: (offset, 4 bytes for the code's __u32 length, else 2).
 const TAIL_LENGTHS = TAIL.map((name) => (name === 'code' ? [OFF.code_len, 4] : [OFF[`${name}_len`], 2]));
 
+const TAIL_INDEX = Object.fromEntries(TAIL.map((name, i) => [name, i])) as Record<(typeof TAIL)[number], number>;
+
 /** Where tail string `which` of the record at o starts and ends. */
 export function tailSpan(v: DataView, o: number, which: (typeof TAIL)[number]): [number, number] {
-  const index = TAIL.indexOf(which);
+  const index = TAIL_INDEX[which];
   let at = o + FIXED_SIZE;
   for (let i = 0; ; i++) {
     const [lenAt, size] = TAIL_LENGTHS[i];

@@ -54,6 +54,21 @@ Batch* BatchPool::take() {
   return b;
 }
 
+void BatchPool::trim(size_t keep) {
+  std::vector<Batch*> extra;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (spare_.size() > keep) {
+      extra.push_back(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  for (Batch* b : extra) {
+    unmap_bytes(b->data, capacity_);
+    delete b;
+  }
+}
+
 void BatchPool::give(Batch* b) {
   b->bytes = 0;
   b->records = 0;
@@ -74,6 +89,20 @@ void release(Batch* batch) {
   // Keep the pool alive across give(): the batch's own reference may be the last one.
   std::shared_ptr<BatchPool> pool = std::move(batch->pool);
   pool->give(batch);
+}
+
+bool lend(Batch* batch) {
+  std::atomic<size_t>& lent = batch->pool->lent_;
+  size_t out = lent.load(std::memory_order_relaxed);
+  do {
+    if (out >= kLentBatches) return false;
+  } while (!lent.compare_exchange_weak(out, out + 1, std::memory_order_relaxed));
+  return true;
+}
+
+void release_lent(Batch* batch) {
+  batch->pool->lent_.fetch_sub(1, std::memory_order_relaxed);
+  release(batch);
 }
 
 }  // namespace wxwatch

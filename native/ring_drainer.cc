@@ -23,8 +23,9 @@ namespace {
 // The digest as lowercase hex, ASCII: JavaScript takes it as a string without converting bytes.
 constexpr size_t kDigestBytes = 64;
 
-// The native queue's depth (sensor_wrap.cc), the batch being filled, one being copied.
-constexpr size_t kSpareBatches = 18;
+// The native queue's depth (sensor_wrap.cc), the batch being filled, one being handed over, and
+// those lent to JS: a storm reuses mapped memory instead of faulting in new pages.
+constexpr size_t kSpareBatches = 18 + kLentBatches;
 
 // Counters only this thread writes (others read them): a plain store, no locked add per record.
 void bump(std::atomic<uint64_t>& counter) {
@@ -69,7 +70,7 @@ RingDrainer::RingDrainer(int ring_fd, const DrainConfig& config, Sink sink, Tick
     ring_buffer__free(ring_);
     throw std::system_error(ENOMEM, std::generic_category(), "wxwatch: OpenSSL SHA-256");
   }
-  // Spare buffers: as many as can wait for JS (JS copies each batch and gives it back at once).
+  // Spare buffers: as many as can wait for JS or be lent to it.
   // Each has room for its records and, past them, a digest per record.
   pool_ = BatchPool::create(config.batch_bytes + max_records(config.batch_bytes) * kDigestBytes, kSpareBatches);
   current_ = pool_->take();
@@ -155,10 +156,11 @@ void RingDrainer::digest(const uint8_t* code, size_t len, uint8_t* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   uint8_t md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  // A failure leaves zeros, which read as "no hash": never a digest of something else.
+  // A first byte 0 reads as "no hash" (lib/batch-view.ts): no code, or a failure, never a
+  // digest of something else. One byte, not the whole entry: most records carry no code.
   if (!len || !EVP_DigestInit_ex2(md_ctx_, sha256_, nullptr) || !EVP_DigestUpdate(md_ctx_, code, len) ||
       !EVP_DigestFinal_ex(md_ctx_, md, &n) || n * 2 != kDigestBytes) {
-    std::memset(out, 0, kDigestBytes);
+    out[0] = 0;
     return;
   }
   for (unsigned int i = 0; i < n; i++) {
@@ -171,6 +173,9 @@ void RingDrainer::digest(const uint8_t* code, size_t len, uint8_t* out) {
 constexpr int kLightPass = 256;
 // How long a batch collects records while they keep coming.
 constexpr std::chrono::milliseconds kCoalesce{4};
+// After this long without records, spare batches beyond kQuietSpares are unmapped.
+constexpr std::chrono::seconds kQuietAfter{2};
+constexpr size_t kQuietSpares = 4;
 
 void RingDrainer::run() {
   using Clock = std::chrono::steady_clock;
@@ -178,6 +183,8 @@ void RingDrainer::run() {
   Clock::time_point batch_began{};
   Clock::time_point ticked = Clock::now();
   bool streaming = false;  // the previous pass found records
+  Clock::time_point last_record = Clock::now();
+  bool trimmed = true;
   epoll_event events[2];
   for (bool stopping = false; !stopping;) {
     // The kernel submits without waking us unless the ring is filling, so a timeout here is the
@@ -196,6 +203,13 @@ void RingDrainer::run() {
     // collects them for up to kCoalesce (one call into JS per batch, and a stream makes few).
     const bool sparse = !streaming && consumed < kLightPass;
     streaming = consumed > 0;
+    if (consumed > 0) {
+      last_record = Clock::now();
+      trimmed = false;
+    } else if (!trimmed && Clock::now() - last_record >= kQuietAfter) {
+      pool_->trim(kQuietSpares);
+      trimmed = true;
+    }
     const auto age = Clock::now() - batch_began;
     if (stopping || sparse || age >= std::max<Clock::duration>(max_age, kCoalesce)) hand_over(stopping);
   }

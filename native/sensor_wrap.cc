@@ -1,5 +1,6 @@
 #include "sensor_wrap.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -9,6 +10,8 @@
 #include <cstring>
 #include <system_error>
 #include <utility>
+
+#include <v8.h>
 
 
 namespace wxwatch {
@@ -73,6 +76,34 @@ napi_value copy_of(napi_env env, const Batch* batch) {
     std::memcpy(own, batch->data, batch->bytes);
   }
   return array_buffer;
+}
+
+// The batch itself as an ArrayBuffer's memory, no copy: V8 gives it back to its pool when it
+// frees the buffer, at collection, on whichever thread does that. (N-API's external buffers
+// run their finaliser later, in the event loop's check phase, which a storm starves: their
+// batches stayed mapped until it ended, 400 MB at the injector's rate.) V8's API because N-API
+// has no deleter that runs at collection; napi_value is a v8::Local (Node's own cast).
+// V8 runs a lent batch's deleter as late as the isolate's teardown, and Node unloads an addon
+// when the last environment that loaded it ends (a worker's): the deleter's code must stay
+// mapped. True once this library can no longer be unloaded; lending waits for it.
+bool addon_pinned() {
+  static const bool pinned = [] {
+    Dl_info self{};
+    return dladdr(reinterpret_cast<void*>(&release_lent), &self) && self.dli_fname &&
+           dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+  }();
+  return pinned;
+}
+
+napi_value lent_view_of(Batch* batch) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  auto give_back = [](void*, size_t, void* b) { release_lent(static_cast<Batch*>(b)); };
+  std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(batch->data, batch->bytes, give_back, batch);
+  v8::Local<v8::Value> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  static_assert(sizeof(napi_value) == sizeof(buffer));
+  napi_value value;
+  std::memcpy(&value, &buffer, sizeof value);
+  return value;
 }
 
 HookMode parse_mode(const std::string& name) {
@@ -281,13 +312,15 @@ void SensorWrap::CallJs(Napi::Env env, Napi::Function callback, Session*, Batch*
   napi_env e = env;
   const uint32_t records = batch->records;
   napi_value buffer = nullptr;
-  // A copy in memory V8 owns, and the batch back to its pool at once. (An external buffer over
-  // the batch was freed by a finaliser that Node defers to the event loop's check phase: while
-  // a storm kept the loop in this callback, none ran, and every batch stayed mapped until the
-  // storm ended: 400 MB at the injector's rate. V8 frees its own buffers when it collects.)
-  if (records == 0) napi_get_null(e, &buffer);
-  else buffer = copy_of(e, batch);
-  release(batch);
+  if (records == 0) {
+    napi_get_null(e, &buffer);
+    release(batch);
+  } else if (addon_pinned() && lend(batch)) {
+    buffer = lent_view_of(batch);  // the batch is V8's now
+  } else {
+    buffer = copy_of(e, batch);
+    release(batch);
+  }
   napi_value argv[2] = {buffer, nullptr};
   if (!buffer || napi_create_uint32(e, records, &argv[1]) != napi_ok) return;  // V8 refused: ending
   napi_value recv;

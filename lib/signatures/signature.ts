@@ -17,7 +17,8 @@ export interface SignatureMetadata {
 export interface Signature {
   metadata: SignatureMetadata;
   /** Alert kinds the condition can ever match, and record flags (lib/record-layout.ts FLAG)
-   * it can match on: the native prefilter passes only records with one of them. */
+   * it can match on: the native prefilter passes only records with one of them, and the sensor
+   * offers the signature only records with one of its own. */
   alertKinds: ReadonlyArray<number>;
   recordFlags?: ReadonlyArray<keyof typeof FLAG>;
   /** The enforcement rules whose refusals this signature reports: a refused change is one
