@@ -272,7 +272,7 @@ static __always_inline int on_lock_acquired(__u64 lock_mm, __u64 write, __u64 su
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_call call = {};
-	call_number(task, &call);
+	struct pt_regs *regs = call_number(task, &call);
 	if (!write) {
 		if (call.kind == WX_CALL_WRITE || call.kind == WX_CALL_PTRACE || call.kind == WX_CALL_PROCESS_VM)
 			return on_read_lock(task, lock_mm, &call);
@@ -283,7 +283,10 @@ static __always_inline int on_lock_acquired(__u64 lock_mm, __u64 write, __u64 su
 	struct mm_struct *mm = task->mm;
 	if (!mm || (__u64)mm != lock_mm)
 		return 0; /* e.g. an execve building the new mm before it is the task's */
-	if (current_call(task, &call) == WX_CALL_NONE || !may_matter(task, &call) || skip_process(task))
+	/* the cheap exits first: most write-locked sections of these calls ask for nothing
+	 * executable */
+	if (!may_matter_early(task, regs, &call) || call_args(regs, &call) == WX_CALL_NONE || !may_matter(task, &call) ||
+	    skip_process(task))
 		return 0;
 	struct wx_section *sec = bpf_task_storage_get(&wx_sections, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!sec) {

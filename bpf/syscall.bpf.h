@@ -21,6 +21,13 @@
  * (5.15) defines its own before including this file (lts/). */
 #ifndef wx_task_pt_regs
 #define wx_task_pt_regs(task) ((struct pt_regs *)bpf_task_pt_regs(task))
+/* bpf_task_pt_regs() and bpf_get_current_task_btf() give typed pointers: their fields are plain
+ * loads, not a helper call each */
+#define WX_REG(regs, reg) ((regs)->reg)
+#define WX_TASK_STATUS(task) ((task)->thread_info.status)
+#else
+#define WX_REG(regs, reg) BPF_CORE_READ(regs, reg)
+#define WX_TASK_STATUS(task) BPF_CORE_READ(task, thread_info.status)
 #endif
 
 #define PROT_READ 0x1
@@ -116,8 +123,8 @@ static __always_inline struct pt_regs *call_number(struct task_struct *task, str
 {
 	struct pt_regs *regs = wx_task_pt_regs(task);
 	/* do_syscall_64 and the 32-bit entries use the low 32 bits of rax, as an int */
-	__s32 nr = (__s32)BPF_CORE_READ(regs, orig_ax);
-	c->ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+	__s32 nr = (__s32)WX_REG(regs, orig_ax);
+	c->ia32 = (WX_TASK_STATUS(task) & TS_COMPAT) != 0;
 	int x32 = !c->ia32 && (nr & X32_SYSCALL_BIT);
 	c->nr = x32 ? nr & ~X32_SYSCALL_BIT : nr;
 	c->compat = c->ia32 || x32;
@@ -130,33 +137,41 @@ static __always_inline struct pt_regs *call_number(struct task_struct *task, str
 static __always_inline __s32 call_nr(struct task_struct *task, __u8 *ia32)
 {
 	struct pt_regs *regs = wx_task_pt_regs(task);
-	__s32 nr = (__s32)BPF_CORE_READ(regs, orig_ax);
-	*ia32 = (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) != 0;
+	__s32 nr = (__s32)WX_REG(regs, orig_ax);
+	*ia32 = (WX_TASK_STATUS(task) & TS_COMPAT) != 0;
 	return !*ia32 && (nr & X32_SYSCALL_BIT) ? nr & ~X32_SYSCALL_BIT : nr;
 }
 
 /* Decodes the current call. Returns its kind (WX_CALL_NONE for calls that neither create nor
  * change mappings nor may write another process's memory). */
+static __always_inline int call_args(struct pt_regs *regs, struct wx_call *c);
+
 static __always_inline int current_call(struct task_struct *task, struct wx_call *c)
 {
 	struct pt_regs *regs = call_number(task, c);
 	/* Most lock sections belong to other calls: classify before reading any argument. */
 	if (c->kind == WX_CALL_NONE)
 		return WX_CALL_NONE;
+	return call_args(regs, c);
+}
+
+/* The arguments of a call call_number() classified (regs is what it returned). */
+static __always_inline int call_args(struct pt_regs *regs, struct wx_call *c)
+{
 	if (c->ia32) {
-		c->arg[0] = (__u32)BPF_CORE_READ(regs, bx);
-		c->arg[1] = (__u32)BPF_CORE_READ(regs, cx);
-		c->arg[2] = (__u32)BPF_CORE_READ(regs, dx);
-		c->arg[3] = (__u32)BPF_CORE_READ(regs, si);
-		c->arg[4] = (__u32)BPF_CORE_READ(regs, di);
-		c->arg[5] = (__u32)BPF_CORE_READ(regs, bp);
+		c->arg[0] = (__u32)WX_REG(regs, bx);
+		c->arg[1] = (__u32)WX_REG(regs, cx);
+		c->arg[2] = (__u32)WX_REG(regs, dx);
+		c->arg[3] = (__u32)WX_REG(regs, si);
+		c->arg[4] = (__u32)WX_REG(regs, di);
+		c->arg[5] = (__u32)WX_REG(regs, bp);
 	} else {
-		c->arg[0] = BPF_CORE_READ(regs, di);
-		c->arg[1] = BPF_CORE_READ(regs, si);
-		c->arg[2] = BPF_CORE_READ(regs, dx);
-		c->arg[3] = BPF_CORE_READ(regs, r10);
-		c->arg[4] = BPF_CORE_READ(regs, r8);
-		c->arg[5] = BPF_CORE_READ(regs, r9);
+		c->arg[0] = WX_REG(regs, di);
+		c->arg[1] = WX_REG(regs, si);
+		c->arg[2] = WX_REG(regs, dx);
+		c->arg[3] = WX_REG(regs, r10);
+		c->arg[4] = WX_REG(regs, r8);
+		c->arg[5] = WX_REG(regs, r9);
 	}
 	c->addr = c->arg[0];
 	c->len = c->arg[1];
@@ -207,13 +222,37 @@ static __always_inline int current_call(struct task_struct *task, struct wx_call
 /* Whether a create or change call can make anything executable (EXEC asked for, or implied
  * by READ under the READ_IMPLIES_EXEC personality), or can create a shared mapping that may
  * write (the writable view of an executable alias). */
+static __always_inline int may_matter_as(struct task_struct *task, __u8 kind, __s32 prot, __u32 map_flags)
+{
+	if (prot & PROT_EXEC)
+		return 1;
+	if ((prot & PROT_READ) && (task->personality & READ_IMPLIES_EXEC))
+		return 1;
+	return kind == WX_CALL_CREATE && (map_flags & MAP_SHARED);
+}
+
 static __always_inline int may_matter(struct task_struct *task, struct wx_call *c)
 {
-	if (c->prot & PROT_EXEC)
+	return may_matter_as(task, c->kind, c->prot, c->map_flags);
+}
+
+/* may_matter() from two registers, before the other arguments are read, for the calls whose
+ * protection and flags are plain register arguments (in dx and r10, or dx and si for i386):
+ * most mprotect and mmap calls ask for nothing executable. 1 for every other call (decode it). */
+static __always_inline int may_matter_early(struct task_struct *task, struct pt_regs *regs, struct wx_call *c)
+{
+	switch (c->syscall) {
+	case WX_SYS_MPROTECT:
+	case WX_SYS_PKEY_MPROTECT:
+	case WX_SYS_MMAP:
+	case WX_SYS_MMAP2:
+		break;
+	default:
 		return 1;
-	if ((c->prot & PROT_READ) && (task->personality & READ_IMPLIES_EXEC))
-		return 1;
-	return c->kind == WX_CALL_CREATE && (c->map_flags & MAP_SHARED);
+	}
+	__s32 prot = (__s32)WX_REG(regs, dx);
+	__u32 map_flags = c->kind == WX_CALL_CREATE ? (__u32)(c->ia32 ? WX_REG(regs, si) : WX_REG(regs, r10)) : 0;
+	return may_matter_as(task, c->kind, prot, map_flags);
 }
 
 #endif /* WXWATCH_SYSCALL_BPF_H */
