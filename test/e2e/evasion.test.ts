@@ -66,6 +66,17 @@ describe('evasion corpus (root, real kernel, dedup off)', function () {
         assert.equal(x.Event.syscall, 'mprotect');
       },
     },
+    {
+      name: 'the i386 ABI: mmap2 asking for W+X (protection and flags in edx and esi)',
+      args: ['compat-mmap2'],
+      check: (r, f) => {
+        const [x] = f.filter((y) => y.Event.hostProcessId === r.pid && y.SigMetadata.ID === 'WXW-005');
+        assert.ok(x, 'a WXW-005 finding');
+        assert.equal(x.Event.syscall, 'mmap2');
+        assert.equal(x.Event.contextFlags.isCompat, true);
+        assert.equal(x.Event.addr, BigInt(r.addr));
+      },
+    },
     { name: '8 executable VMAs, then the RW one, in one call', args: ['rx-then-rw', '8'] },
     {
       name: 'one call over 20 RW VMAs: one finding per VMA, as Tracee',
