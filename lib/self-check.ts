@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { MemProtAlert } from './mem-prot-alert';
 import { CODE_PAGE, OFF } from './record-layout';
+import { codeStart } from './shape';
 import { TRC104 } from './signatures/trc104';
 
 /** Kept in step with kProbeMarker in native/sensor_wrap.cc (the e2e self-check test proves it). */
@@ -30,11 +31,12 @@ const CODE_LEN_AT = OFF.code_len;
  * of the bytes, and it is not recognised.
  */
 export function isSelfCheckOfASensor(event: MemProtAlert): boolean {
-  // Every record passes here: its code length first, read in place (no view made).
-  if (event.b.view.getUint32(event.o + CODE_LEN_AT, true) !== CODE_PAGE) return false;
-  const bytes = event.codeBytes;
-  // Cheap tests first: most findings are not one page starting with this marker.
-  if (bytes.length !== CODE_PAGE || bytes[0] !== 0xc3 || bytes[MARKER_AT] !== MARKER_FIRST) return false;
+  // Every record passes here: cheap tests first, read in place (no view made). Most records are
+  // not one page starting with this marker.
+  const { view, bytes } = event.b;
+  if (view.getUint32(event.o + CODE_LEN_AT, true) !== CODE_PAGE) return false;
+  const at = codeStart(view, event.o);
+  if (bytes[at] !== 0xc3 || bytes[at + MARKER_AT] !== MARKER_FIRST) return false;
   if (!TRC104.matches(event)) return false;
   // A refusal (enforce) of it is still reported: someone's self-check was blocked.
   const { blocked, code } = event.wxwatch;

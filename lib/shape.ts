@@ -146,21 +146,29 @@ export type AllProps<L extends readonly Field[]> = {
 const TWO32 = 4294967296;
 const FLAGS = OFF.flags;
 
-// Each tail part's length member: (offset, 4 bytes for the code's __u32 length, else 2).
-const TAIL_LENGTHS = TAIL.map((name) => (name === 'code' ? [OFF.code_len, 4] : [OFF[`${name}_len`], 2]));
-
+// Each tail part's length member: every part's is a __u16 but the code's (last), a __u32.
+const TAIL_LEN_AT = TAIL.map((name) => (name === 'code' ? OFF.code_len : OFF[`${name}_len`]));
 const TAIL_INDEX = Object.fromEntries(TAIL.map((name, i) => [name, i])) as Record<(typeof TAIL)[number], number>;
+const CODE_INDEX = TAIL_INDEX.code;
+
+/** Where tail part `index` of the record at o starts (the parts before it, back to back). */
+function tailStart(v: DataView, o: number, index: number): number {
+  let at = o + FIXED_SIZE;
+  for (let i = 0; i < index; i++) at += v.getUint16(o + TAIL_LEN_AT[i], true);
+  return at;
+}
+
+/** Where the captured code of the record at o starts. */
+export function codeStart(v: DataView, o: number): number {
+  return tailStart(v, o, CODE_INDEX);
+}
 
 /** Where tail string `which` of the record at o starts and ends. */
 export function tailSpan(v: DataView, o: number, which: (typeof TAIL)[number]): [number, number] {
   const index = TAIL_INDEX[which];
-  let at = o + FIXED_SIZE;
-  for (let i = 0; ; i++) {
-    const [lenAt, size] = TAIL_LENGTHS[i];
-    const len = size === 4 ? v.getUint32(o + lenAt, true) : v.getUint16(o + lenAt, true);
-    if (i === index) return [at, at + len];
-    at += len;
-  }
+  const at = tailStart(v, o, index);
+  const len = index === CODE_INDEX ? v.getUint32(o + TAIL_LEN_AT[index], true) : v.getUint16(o + TAIL_LEN_AT[index], true);
+  return [at, at + len];
 }
 
 function intReader(wire: Wire): (v: DataView, at: number) => number {
