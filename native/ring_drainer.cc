@@ -108,10 +108,14 @@ void RingDrainer::hand_over(bool last) {
   if (current_->records == 0 && !last) return;
   Batch* full = current_;
   full->last = last;
-  // The digests move up behind the records: one buffer, no gap, for JS to read.
-  const size_t table = size_t(full->records) * kDigestBytes;
-  std::memmove(full->data + full->bytes, digests_, table);
-  full->bytes += table;
+  // The digests move up behind the records: one buffer, no gap, for JS to read. A batch with
+  // none has no table (JS reads every digest as none).
+  if (hashed_) {
+    const size_t table = size_t(full->records) * kDigestBytes;
+    std::memmove(full->data + full->bytes, digests_, table);
+    full->bytes += table;
+  }
+  hashed_ = false;
   current_ = last ? nullptr : pool_->take();
   digests_ = current_ ? current_->data + config_.batch_bytes : nullptr;
   bump(batches_);
@@ -146,7 +150,12 @@ int RingDrainer::on_record(void* ctx, void* data, size_t size) {
   if (self->current_->bytes + padded > self->config_.batch_bytes) self->hand_over(false);
   std::memcpy(self->current_->data + self->current_->bytes, data, rec->size);
   std::memset(self->current_->data + self->current_->bytes + rec->size, 0, padded - rec->size);
-  self->digest(code_of(rec), rec->code_len, self->digests_ + size_t(self->current_->records) * kDigestBytes);
+  if (rec->code_len) {
+    self->digest(code_of(rec), rec->code_len, self->digests_ + size_t(self->current_->records) * kDigestBytes);
+    self->hashed_ = true;
+  } else {
+    self->digests_[size_t(self->current_->records) * kDigestBytes] = 0;  // none (a 0 first byte)
+  }
   self->current_->bytes += padded;
   self->current_->records++;
   return 0;
@@ -156,8 +165,8 @@ void RingDrainer::digest(const uint8_t* code, size_t len, uint8_t* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   uint8_t md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  // A first byte 0 reads as "no hash" (lib/batch-view.ts): no code, or a failure, never a
-  // digest of something else. One byte, not the whole entry: most records carry no code.
+  // A first byte 0 reads as "no hash" (lib/batch-view.ts): a failure, never a digest of
+  // something else.
   if (!len || !EVP_DigestInit_ex2(md_ctx_, sha256_, nullptr) || !EVP_DigestUpdate(md_ctx_, code, len) ||
       !EVP_DigestFinal_ex(md_ctx_, md, &n) || n * 2 != kDigestBytes) {
     out[0] = 0;

@@ -76,6 +76,7 @@ class RingDrainer {
   Batch* current_ = nullptr;  // drainer thread only
   // Digests of current_'s records, in order, until hand-over moves them behind the records.
   uint8_t* digests_ = nullptr;  // inside current_'s buffer, past batch_bytes
+  bool hashed_ = false;          // some record of current_ has a digest
   evp_md_st* sha256_ = nullptr;      // fetched once (OpenSSL 3: no lookup per record)
   evp_md_ctx_st* md_ctx_ = nullptr;  // drainer thread only
   std::atomic<uint64_t> records_{0}, prefiltered_{0}, malformed_{0}, batches_{0};
