@@ -24,12 +24,12 @@ export function coverageOf(mode: string, programs: readonly string[]): Coverage 
       'writes through /proc/PID/mem from io_uring are not seen in tracepoint mode; a vectored write (writev) and process_vm_writev are judged on a range read from the writer\'s memory, flagged rangeUnsure',
     );
   } else if (!has(programs, 'fentry__security_file_permission')) {
-    // The object for kernels before 6.0 (bpf/lts/): memory made executable, forced writes and
-    // UFFDIO_COPY.
+    // The object for kernels before 6.0 (bpf/lts/): memory made executable, aliases, forced
+    // writes and UFFDIO_COPY.
     unseen.push('file-write');
     notes.push(
       'writes to a file mapped executable are not seen on this kernel (before Linux 6.0 wxwatch has no hook on them)',
-      'executable aliases of writable shared memory are not told apart on this kernel, and records carry no code (flagged codeSkipped)',
+      'records carry no code on this kernel (flagged codeSkipped)',
     );
     if (!has(programs, 'fentry__mcopy_atomic')) {
       unseen.push('userfaultfd');

@@ -3,7 +3,7 @@
  * instead), bpf_get_current_task_btf (every task field through BPF_CORE_READ), compare-and-swap
  * and fetching atomics (5.12). What it does not do, and says so in the record or the books:
  * no code capture (a record that would carry code is flagged WX_F_CODE_SKIPPED and counted), no
- * fair shares between processes (the ring fills first: counted as lost), no alias walk. Per
+ * fair shares between processes (the ring fills first: counted as lost). Per
  * call, as the main object: WX_CALL_RECORDS records one by one, the rest in summaries.
  *
  * Work slots: WX_SLOTS_PER_CPU per CPU, taken with plain stores. The kernels this object is for
@@ -14,6 +14,7 @@
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "alias-walk.bpf.h"
 #include "counters.bpf.h"
 #include "kernel.bpf.h"
 #include "memory.bpf.h"
@@ -54,6 +55,10 @@ struct lts_change {
 	__u8 route;          /* write events: enum wx_route */
 	__u8 _pad[4];
 	struct mm_struct *target_mm; /* write events: the mm written */
+	__u64 alias_start;           /* WX_F_WRITABLE_ALIAS: the other view found first */
+	__u64 alias_end;
+	__s32 writable_maps;         /* the file's other views of the kind looked for */
+	__u32 alias_pid;
 };
 
 struct lts_dedup_key {
@@ -70,7 +75,8 @@ struct lts_dedup_key {
 	__u8 _pad[5];
 };
 
-#define LTS_DEDUP_FLAGS (WX_F_DENIED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)
+#define LTS_DEDUP_FLAGS \
+	(WX_F_DENIED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST)
 
 /* What one call writes one by one, and per alert kind what it counted past that (record.bpf.h's
  * struct wx_tally). */
@@ -102,6 +108,7 @@ struct lts_scratch {
 	struct mount *mnt;
 	struct lts_change change;
 	struct lts_dedup_key key;
+	struct alias_walk walk; /* here for the same reason as the path walk's state */
 	char path[WX_PATH_MAX + LTS_NAME_MAX + 1];
 	char record[LTS_RECORD_BUF + WX_PATH_MAX];
 };
@@ -337,7 +344,7 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	__builtin_memset(r, 0, sizeof(*r));
 	count(WX_CNT_SEEN);
 	int summary = (c->flags & WX_F_SUMMARY) != 0; /* its members were counted each */
-	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE)))
+	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE | WX_F_ALIAS_UNSURE)))
 		count(WX_CNT_DEGRADED);
 	lts_fill_region(r, c->event == WX_EVENT_WRITE && c->target_mm ? c->target_mm : mm, c);
 	__u64 leader_start = BPF_CORE_READ(task, group_leader, start_boottime);
@@ -387,6 +394,10 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	r->flags |= c->flags;
 	r->event = c->event;
 	r->route = c->route;
+	r->writable_maps = c->writable_maps;
+	r->alias_start = c->alias_start;
+	r->alias_end = c->alias_end;
+	r->alias_pid = c->alias_pid;
 	lts_fill_task(r, task);
 
 	__u32 at = WX_RECORD_FIXED_SIZE;

@@ -12,8 +12,8 @@
  * are judged per page at follow_page_mask, as the main object does before 6.3; UFFDIO_COPY at
  * mcopy_atomic, on the VMAs of the rbtree these kernels keep. What it does not have (user space
  * says so, lib/coverage.ts): UFFDIO_CONTINUE (5.13: not hooked here), writes to files mapped
- * executable (WXW-002's file-write route), executable aliases, enforcement, code capture, fair
- * shares. */
+ * executable (WXW-002's file-write route), enforcement, code capture, fair shares. Executable
+ * aliases (WXW-001) are judged as the main object does, on a bounded walk of the file's views. */
 #include <linux/bpf.h>
 #include <stdbool.h>
 #include <bpf/bpf_helpers.h>
@@ -67,6 +67,10 @@ struct {
 	__type(key, __u64); /* bpf_get_current_pid_tgid() */
 	__type(value, struct lts_tally);
 } wx_lts_calls SEC(".maps");
+
+/* (defined with the VMA tree's walk, below) */
+static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_struct *mm, struct file *file,
+					    __u64 range_start, __u64 range_end, int exec);
 
 /* The call's context (trampolines.bpf.h's call_context). */
 static __always_inline void lts_call_context(struct lts_change *c, struct task_struct *task, __u64 start, __u64 end)
@@ -232,21 +236,38 @@ int BPF_PROG(fexit__mprotect_fixup_0, struct vm_area_struct *vma, void *pprev, u
 		f->change.flags |= WX_F_DENIED;
 		f->change.ret = ret;
 	}
-	emit_from(&f->change, bpf_map_lookup_elem(&wx_lts_calls, &key));
+	struct lts_scratch *s = lts_slot_or_count();
+	if (s) {
+		__builtin_memcpy(&s->change, &f->change, sizeof(s->change));
+		/* The lock is still held: the VMA now at start is the one changed (or what it merged
+		 * into); the file's other views decide the alias. */
+		if (!ret && !(s->change.prev_flags & VM_EXEC))
+			lts_judge_alias(s, BPF_CORE_READ(current_task(), mm), s->change.file, start, end, 1);
+		lts_emit(s, bpf_map_lookup_elem(&wx_lts_calls, &key));
+		lts_slot_put(s);
+	}
 	bpf_map_delete_elem(&wx_lts_fixups, &key);
 	return 0;
 }
 
-/* mmap_region(file, addr, len, vm_flags, pgoff, uf): a new mapping; W+X is alert 1. */
+/* mmap_region(file, addr, len, vm_flags, pgoff, uf): a new mapping; W+X is alert 1, an
+ * executable view of a file another view may write (or a view that may write of a file mapped
+ * executable) an alias. */
 SEC("fexit/mmap_region")
 int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned long len, unsigned long vm_flags,
 	     unsigned long pgoff, void *uf, unsigned long ret)
 {
-	if (ret >= (unsigned long)-MAX_ERRNO || !(vm_flags & VM_EXEC))
+	if (ret >= (unsigned long)-MAX_ERRNO)
 		return 0;
-	__u32 flags = in_memory_file(file) ? WX_F_IN_MEMORY_FILE : 0;
-	__u32 alert = vm_flags & VM_WRITE ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
-	if (!alert && !flags)
+	int exec = (vm_flags & VM_EXEC) != 0;
+	int maywrite = (vm_flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
+	if (!exec && !(maywrite && file))
+		return 0;
+	__u32 flags = exec && in_memory_file(file) ? WX_F_IN_MEMORY_FILE : 0;
+	__u32 alert = exec && (vm_flags & VM_WRITE) ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
+	__s32 writable = file ? BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) : 0;
+	/* cheap exits: nothing that could make an alias, nothing else to report */
+	if (!alert && !flags && !(exec && writable > 0) && !(maywrite && !exec))
 		return 0;
 	struct task_struct *task = current_task();
 	if (skip_process(task))
@@ -261,8 +282,11 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	c->vma_end = ret + len;
 	c->new_flags = vm_flags;
 	c->file = file;
-	lts_call_context(c, task, ret, ret + len);
-	lts_emit(s, 0);
+	lts_judge_alias(s, BPF_CORE_READ(task, mm), file, ret, ret + len, exec);
+	if (alert || (c->flags & (WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS))) {
+		lts_call_context(c, task, ret, ret + len);
+		lts_emit(s, 0);
+	}
 	lts_slot_put(s);
 	return 0;
 }
@@ -407,6 +431,79 @@ static __always_inline struct vm_area_struct *lts_exec_vma_in(struct mm_struct *
 	if (vma && BPF_CORE_READ(vma, vm_start) < end)
 		count(WX_CNT_UNWALKED); /* more VMAs in the range than are looked at: the rest not judged */
 	return 0;
+}
+
+#define LTS_ALIAS_VIEWS 16 /* a file's views looked at in one walk; a file with more: flagged */
+
+/* The walk of alias-walk.bpf.h without bpf_loop: a bounded loop over its steps, on the slot's
+ * walk state (a map value: each step starts from unknown values, so 5.10's verifier checks a
+ * step once, not once per path). 1 when every view was seen. */
+static __always_inline int lts_walk_views(struct lts_scratch *s, struct file *file, struct vm_area_struct *self,
+					  __u64 first, __u64 last, int want_exec)
+{
+	struct alias_walk *w = &s->walk;
+	__builtin_memset(w, 0, sizeof(*w));
+	w->node = BPF_CORE_READ(file, f_mapping, i_mmap.rb_root.rb_node);
+	w->self = self;
+	w->pgoff_first = first;
+	w->pgoff_last = last;
+	w->want_exec = want_exec;
+	for (__u32 i = 0; i < 3 * LTS_ALIAS_VIEWS; i++)
+		if (alias_step(i, w))
+			return 1;
+	return 0;
+}
+
+/* alias.bpf.h's judge_alias, into the slot's change: the view of file at range_start..range_end
+ * (in mm, its lock held) that became executable (exec) or was just made. An executable view
+ * is checked against the file's other views that may write; a new shared view that may write,
+ * against its executable ones. Nothing to look at for a file with no other shared writable view
+ * and a view that cannot write. */
+static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_struct *mm, struct file *file,
+					    __u64 range_start, __u64 range_end, int exec)
+{
+	if (!file)
+		return;
+	struct lts_change *c = &s->change;
+	int unwalked = 0;
+	struct vm_area_struct *vma = lts_find_vma(mm, range_start, &unwalked);
+	if (!vma)
+		return; /* (the view just made or changed is there: cannot happen) */
+	__u64 flags = BPF_CORE_READ(vma, vm_flags);
+	int self_shared = (flags & VM_SHARED) != 0;
+	int self_maywrite = (flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
+	/* the kernel's count includes this view; < 0 once write-sealed: no writable view at all */
+	__s32 writable = BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter);
+	int look_writable = exec && writable > self_maywrite;
+	int look_exec = !exec && self_maywrite && !(flags & VM_EXEC);
+	if (!look_writable && !look_exec)
+		return;
+	__u64 vma_start = BPF_CORE_READ(vma, vm_start);
+	int complete = 0;
+	struct alias_walk *w = &s->walk;
+	if (!unwalked && vma_start <= range_start) {
+		__u64 first = BPF_CORE_READ(vma, vm_pgoff) + ((range_start - vma_start) >> PAGE_SHIFT);
+		complete = lts_walk_views(s, file, vma, first, first + ((range_end - range_start) >> PAGE_SHIFT) - 1, look_exec);
+		/* Every writable view the kernel counts was seen (it counts every shared view before
+		 * 6.7): then none was missed. */
+		if (look_writable && w->shared_maywrite != writable - self_maywrite && w->shared != writable - self_shared)
+			complete = 0;
+	} else {
+		w->found = 0; /* this view not found in the tree: nothing is known of the others */
+	}
+	if (w->found) {
+		c->flags |= WX_F_WRITABLE_ALIAS | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->writable_maps = w->found;
+		c->alias_start = w->first_start;
+		c->alias_end = w->first_end;
+		struct mm_struct *other = (void *)w->first_mm;
+		struct task_struct *owner = other && bpf_core_field_exists(struct mm_struct, owner) ? BPF_CORE_READ(other, owner) : 0;
+		c->alias_pid = owner ? BPF_CORE_READ(owner, tgid) : 0;
+	} else if (!complete) {
+		/* views not all seen: reported, flagged, never trusted to be none */
+		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->writable_maps = look_writable ? writable - self_maywrite : 0;
+	}
 }
 
 /* mcopy_atomic(dst_mm, dst_start, src_start, len, mmap_changing, mode): UFFDIO_COPY fills pages

@@ -20,8 +20,8 @@ export const MODES = ['tracepoint', 'lsm-hook', 'auto'];
  */
 export const KERNELS = {
   /* Debian 11: BPF LSM is built in but not in its default list. lsm-hook runs the object for
-   * kernels before 6.0 (bpf/lts/: detection of memory made executable and of forced writes into
-   * it; no userfaultfd or file-write route, aliases, enforcement or code); tracepoint mode is
+   * kernels before 6.0 (bpf/lts/: detection of memory made executable, of executable aliases and
+   * of forced writes into it; no file-write route, enforcement or code); tracepoint mode is
    * refused (no mmap_lock tracepoints, no maple tree), which the CLI test checks; 'auto' picks
    * lsm-hook. */
   '5.10': {
@@ -29,8 +29,7 @@ export const KERNELS = {
     meta: 'linux-image-amd64',
     lsmAdd: ['bpf'],
     modes: ['lsm-hook', 'auto'],
-    /* 6.1's cells but aliases (WXW-001: no alias walk here), code evidence and enforcement: the
-     * evasion corpus by title. */
+    /* 6.1's cells but code evidence and enforcement: the evasion corpus by title. */
     tests: {
       titles: [
         'reports a W→X loader as a TRC-104 finding with its exact context',
@@ -45,6 +44,13 @@ export const KERNELS = {
           'fails with ENOMEM after changing its first page',
           'READ_IMPLIES_EXEC: mprotect(PROT_READ)',
           'the i386 ABI (int 0x80)',
+          'the i386 ABI: mmap2 asking for W+X',
+          // executable aliases (WXW-001, the LTS object's bounded walk of a file's views)
+          'mmap of an RX alias of a writable memfd',
+          'i386 old_mmap MAP_FIXED over its own argument block',
+          'i386 ipc(SHMAT) with SHM_EXEC',
+          'execveat of a memfd its parent keeps mapped shared and writable',
+          'code run through an executable alias of a writable memfd',
           '8 executable VMAs, then the RW one',
           'one call over 20 RW VMAs',
           'a sibling making the page RW just before',
