@@ -1,5 +1,6 @@
-/* The walk of a file's views (its i_mmap tree, in order, one pointer move per step), shared by
- * the main object (alias.bpf.h, under bpf_loop) and the LTS object (a bounded loop). */
+/* The walk of a file's views (its i_mmap tree, in order, one pointer move per step), and what a
+ * view is checked against, shared by the main object (alias.bpf.h, under bpf_loop) and the LTS
+ * object (a bounded loop). */
 #ifndef WXWATCH_ALIAS_WALK_BPF_H
 #define WXWATCH_ALIAS_WALK_BPF_H
 
@@ -7,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include "kernel.bpf.h"
 #include "memory.bpf.h"
+#include "wxwatch.h"
 
 #define PAGE_SHIFT 12
 
@@ -106,6 +108,53 @@ static long alias_step(__u32 i, void *data)
 		w->mode = ALIAS_VISIT;
 	w->node = parent;
 	return 0;
+}
+
+/* What a view of a file is checked against (alias.bpf.h's judge_alias): an executable view
+ * (exec) against the file's other views that may write, a new shared view that may write
+ * against its executable ones. 0: nothing to look at (a file with no other shared writable
+ * view and a view that cannot write: every executable and library on disk). */
+struct alias_ask {
+	__s32 writable; /* the kernel's count of the file's shared writable views, this one included */
+	__u8 self_shared;
+	__u8 self_maywrite;
+	__u8 look_writable;
+	__u8 look_exec;
+};
+
+static __always_inline int alias_ask(struct alias_ask *a, struct file *file, __u64 flags, int exec)
+{
+	a->self_shared = (flags & VM_SHARED) != 0;
+	a->self_maywrite = (flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
+	/* < 0 once write-sealed: no writable view at all */
+	a->writable = BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter);
+	a->look_writable = exec && a->writable > a->self_maywrite;
+	a->look_exec = !exec && a->self_maywrite && !(flags & VM_EXEC);
+	return a->look_writable || a->look_exec;
+}
+
+/* Whether every writable view the kernel counts was seen by a walk that found `shared` other
+ * shared views, `shared_maywrite` of them that may write (it counts those since 6.7, every shared
+ * view before): then none was missed. */
+static __always_inline int alias_counts_seen(struct alias_ask *a, __u32 shared, __u32 shared_maywrite)
+{
+	return !a->look_writable || shared_maywrite == a->writable - a->self_maywrite ||
+	       shared == a->writable - a->self_shared;
+}
+
+/* mmap_region's exit: what a new mapping may be reported for, before anything is looked up: W+X
+ * (*alert), an executable in-memory file (*flags), or an alias. 0: nothing. */
+static __always_inline int new_mapping_worth(struct file *file, __u64 vm_flags, __u32 *alert, __u32 *flags)
+{
+	int exec = (vm_flags & VM_EXEC) != 0;
+	int maywrite = (vm_flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
+	if (!exec && !(maywrite && file))
+		return 0;
+	*flags = exec && in_memory_file(file) ? WX_F_IN_MEMORY_FILE : 0;
+	*alert = exec && (vm_flags & VM_WRITE) ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
+	__s32 writable = file ? BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) : 0;
+	/* cheap exits: nothing that could make an alias, nothing else to report */
+	return *alert || *flags || (exec && writable > 0) || (maywrite && !exec);
 }
 
 #endif /* WXWATCH_ALIAS_WALK_BPF_H */

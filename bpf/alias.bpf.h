@@ -76,36 +76,24 @@ static __always_inline int file_has_exec_view(struct wx_scratch *s, __u32 slot, 
 	return v->found || !v->complete;
 }
 
-/* Judges one view of a file for aliases, into the slot's change: the part range_start..range_end
- * of vma (which starts at vma_start; flags: its vm_flags now), which becomes executable (exec)
- * or was just made. An executable view is checked against the other views that may write; a
- * new shared view that may write, against the executable ones. Costs nothing for a file with no
- * other shared writable view and a view that cannot write: every executable and library on
- * disk. */
+/* Judges one view of a file for aliases (alias_ask), into the slot's change: the part
+ * range_start..range_end of vma (which starts at vma_start; flags: its vm_flags now), which
+ * becomes executable (exec) or was just made. */
 static __always_inline void judge_alias(struct wx_scratch *s, __u32 slot, struct vm_area_struct *vma, struct file *file,
 					__u64 vma_start, __u64 range_start, __u64 range_end, __u64 flags, int exec)
 {
 	if (!file)
 		return;
 	struct wx_change *c = &s->change;
-	int self_shared = (flags & VM_SHARED) != 0;
-	int self_maywrite = (flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
-	/* the kernel's count includes this view; < 0 once write-sealed: no writable view at all */
-	__s32 writable = BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter);
-	int look_writable = exec && writable > self_maywrite;
-	int look_exec = !exec && self_maywrite && !(flags & VM_EXEC);
-	if (!look_writable && !look_exec)
+	struct alias_ask a;
+	if (!alias_ask(&a, file, flags, exec))
 		return;
 	__u64 first = BPF_CORE_READ(vma, vm_pgoff) + ((range_start - vma_start) >> PAGE_SHIFT);
 	struct wx_views *v = walk_views(s, slot, file, vma, first, first + ((range_end - range_start) >> PAGE_SHIFT) - 1,
-					 look_exec);
-	int complete = v->complete;
-	/* Every writable view the kernel counts was seen (it counts shared views that may write
-	 * since 6.7, every shared view before): then none was missed. */
-	if (look_writable && v->shared_maywrite != writable - self_maywrite && v->shared != writable - self_shared)
-		complete = 0;
+					 a.look_exec);
+	int complete = v->complete && alias_counts_seen(&a, v->shared, v->shared_maywrite);
 	if (v->found) {
-		c->flags |= WX_F_WRITABLE_ALIAS | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->flags |= WX_F_WRITABLE_ALIAS | (a.look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
 		c->writable_maps = v->found;
 		c->alias_start = v->first_start;
 		c->alias_end = v->first_end;
@@ -113,8 +101,8 @@ static __always_inline void judge_alias(struct wx_scratch *s, __u32 slot, struct
 		c->alias_pid = owner ? BPF_CORE_READ(owner, tgid) : 0;
 	} else if (!complete) {
 		/* views not all seen: reported, flagged, never trusted to be none */
-		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
-		c->writable_maps = look_writable ? writable - self_maywrite : 0;
+		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (a.look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->writable_maps = a.look_writable ? a.writable - a.self_maywrite : 0;
 	}
 }
 

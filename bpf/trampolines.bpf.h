@@ -289,18 +289,10 @@ SEC("fexit/mmap_region")
 int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned long len,
 	     unsigned long vm_flags, unsigned long pgoff, void *uf, unsigned long ret)
 {
-	if (ret >= (unsigned long)-MAX_ERRNO)
+	__u32 alert = 0, flags = 0;
+	if (ret >= (unsigned long)-MAX_ERRNO || !new_mapping_worth(file, vm_flags, &alert, &flags))
 		return 0;
 	int exec = (vm_flags & VM_EXEC) != 0;
-	int maywrite = (vm_flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
-	if (!exec && !(maywrite && file))
-		return 0;
-	__u32 flags = exec && in_memory_file(file) ? WX_F_IN_MEMORY_FILE : 0;
-	__u32 alert = exec && (vm_flags & VM_WRITE) ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
-	__s32 writable = file ? BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) : 0;
-	/* cheap exits: nothing that could make an alias, nothing else to report */
-	if (!alert && !flags && !(exec && writable > 0) && !(maywrite && !exec))
-		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (skip_process(task))
 		return 0;

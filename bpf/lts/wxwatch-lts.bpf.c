@@ -257,17 +257,8 @@ SEC("fexit/mmap_region")
 int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned long len, unsigned long vm_flags,
 	     unsigned long pgoff, void *uf, unsigned long ret)
 {
-	if (ret >= (unsigned long)-MAX_ERRNO)
-		return 0;
-	int exec = (vm_flags & VM_EXEC) != 0;
-	int maywrite = (vm_flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
-	if (!exec && !(maywrite && file))
-		return 0;
-	__u32 flags = exec && in_memory_file(file) ? WX_F_IN_MEMORY_FILE : 0;
-	__u32 alert = exec && (vm_flags & VM_WRITE) ? WX_ALERT_MMAP_W_X : WX_ALERT_NONE;
-	__s32 writable = file ? BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) : 0;
-	/* cheap exits: nothing that could make an alias, nothing else to report */
-	if (!alert && !flags && !(exec && writable > 0) && !(maywrite && !exec))
+	__u32 alert = 0, flags = 0;
+	if (ret >= (unsigned long)-MAX_ERRNO || !new_mapping_worth(file, vm_flags, &alert, &flags))
 		return 0;
 	struct task_struct *task = current_task();
 	if (skip_process(task))
@@ -282,7 +273,7 @@ int BPF_PROG(fexit__mmap_region, struct file *file, unsigned long addr, unsigned
 	c->vma_end = ret + len;
 	c->new_flags = vm_flags;
 	c->file = file;
-	lts_judge_alias(s, BPF_CORE_READ(task, mm), file, ret, ret + len, exec);
+	lts_judge_alias(s, BPF_CORE_READ(task, mm), file, ret, ret + len, (vm_flags & VM_EXEC) != 0);
 	if (alert || (c->flags & (WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS))) {
 		lts_call_context(c, task, ret, ret + len);
 		lts_emit(s, 0);
@@ -455,10 +446,7 @@ static __always_inline int lts_walk_views(struct lts_scratch *s, struct file *fi
 }
 
 /* alias.bpf.h's judge_alias, into the slot's change: the view of file at range_start..range_end
- * (in mm, its lock held) that became executable (exec) or was just made. An executable view
- * is checked against the file's other views that may write; a new shared view that may write,
- * against its executable ones. Nothing to look at for a file with no other shared writable view
- * and a view that cannot write. */
+ * (in mm, its lock held) that became executable (exec) or was just made (alias_ask). */
 static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_struct *mm, struct file *file,
 					    __u64 range_start, __u64 range_end, int exec)
 {
@@ -469,30 +457,21 @@ static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_str
 	struct vm_area_struct *vma = lts_find_vma(mm, range_start, &unwalked);
 	if (!vma)
 		return; /* (the view just made or changed is there: cannot happen) */
-	__u64 flags = BPF_CORE_READ(vma, vm_flags);
-	int self_shared = (flags & VM_SHARED) != 0;
-	int self_maywrite = (flags & (VM_SHARED | VM_MAYWRITE)) == (VM_SHARED | VM_MAYWRITE);
-	/* the kernel's count includes this view; < 0 once write-sealed: no writable view at all */
-	__s32 writable = BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter);
-	int look_writable = exec && writable > self_maywrite;
-	int look_exec = !exec && self_maywrite && !(flags & VM_EXEC);
-	if (!look_writable && !look_exec)
+	struct alias_ask a;
+	if (!alias_ask(&a, file, BPF_CORE_READ(vma, vm_flags), exec))
 		return;
 	__u64 vma_start = BPF_CORE_READ(vma, vm_start);
 	int complete = 0;
 	struct alias_walk *w = &s->walk;
 	if (!unwalked && vma_start <= range_start) {
 		__u64 first = BPF_CORE_READ(vma, vm_pgoff) + ((range_start - vma_start) >> PAGE_SHIFT);
-		complete = lts_walk_views(s, file, vma, first, first + ((range_end - range_start) >> PAGE_SHIFT) - 1, look_exec);
-		/* Every writable view the kernel counts was seen (it counts every shared view before
-		 * 6.7): then none was missed. */
-		if (look_writable && w->shared_maywrite != writable - self_maywrite && w->shared != writable - self_shared)
-			complete = 0;
+		complete = lts_walk_views(s, file, vma, first, first + ((range_end - range_start) >> PAGE_SHIFT) - 1, a.look_exec) &&
+			   alias_counts_seen(&a, w->shared, w->shared_maywrite);
 	} else {
 		w->found = 0; /* this view not found in the tree: nothing is known of the others */
 	}
 	if (w->found) {
-		c->flags |= WX_F_WRITABLE_ALIAS | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->flags |= WX_F_WRITABLE_ALIAS | (a.look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
 		c->writable_maps = w->found;
 		c->alias_start = w->first_start;
 		c->alias_end = w->first_end;
@@ -501,8 +480,8 @@ static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_str
 		c->alias_pid = owner ? BPF_CORE_READ(owner, tgid) : 0;
 	} else if (!complete) {
 		/* views not all seen: reported, flagged, never trusted to be none */
-		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
-		c->writable_maps = look_writable ? writable - self_maywrite : 0;
+		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (a.look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
+		c->writable_maps = a.look_writable ? a.writable - a.self_maywrite : 0;
 	}
 }
 
