@@ -10,7 +10,9 @@
 #include "memory.bpf.h"
 #include "wxwatch.h"
 
+#ifndef PAGE_SHIFT
 #define PAGE_SHIFT 12
+#endif
 
 enum alias_step { ALIAS_DOWN = 0, ALIAS_VISIT = 1, ALIAS_UP = 2, ALIAS_DONE = 3 };
 

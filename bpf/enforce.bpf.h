@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "alias.bpf.h"
+#include "enforce-rules.bpf.h"
 #include "filters.bpf.h"
 #include "kernel.bpf.h"
 #include "record.bpf.h"
@@ -18,19 +19,6 @@
 #include "trampolines.bpf.h"
 #include "writes.bpf.h"
 #include "wxwatch.h"
-
-#define EACCES 13
-#define FMODE_WRITE 0x2
-#define PTRACE_MODE_ATTACH 0x02
-#define MAP_TYPE 0x0f
-
-/* The VMA's flags if a request (prot as the security hooks see it: EXEC added by the
- * personality included) were applied. */
-static __always_inline __u64 flags_asked(__u64 prev, unsigned long prot)
-{
-	return (prev & ~VM_ACCESS) | (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) |
-	       (prot & PROT_EXEC ? VM_EXEC : 0);
-}
 
 /* Writes the blocked record for a refusal (c: the change, in the slot) and returns -EACCES. */
 static __always_inline int refuse(struct wx_scratch *s, __u32 slot, struct task_struct *task, __u8 rule)
@@ -57,46 +45,42 @@ static __always_inline struct wx_scratch *refusal_slot(__u32 *slot)
 	return s;
 }
 
+/* map_rule, with the walk it leaves to the caller. */
+static __always_inline __u8 map_rule_walked(struct wx_scratch *s, __u32 slot, struct file *file, int exec, int writable, int shared_writable, __u32 *kind)
+{
+	__u8 rule = map_rule(file, exec, writable, shared_writable, kind);
+	if (rule == WX_RULE_IF_EXEC_VIEW)
+		rule = file_has_exec_view(s, slot, file) ? WX_RULE_ALIAS : WX_RULE_NONE;
+	return rule;
+}
+
 /* mprotect and pkey_mprotect, per VMA, before it changes. */
 SEC("lsm/file_mprotect")
 int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot, int ret)
 {
 	if (ret || !enforce)
 		return ret;
-	__u64 prev = BPF_CORE_READ(vma, vm_flags);
-	__u64 asked = flags_asked(prev, prot);
-	int gained_exec = !(prev & VM_EXEC) && (asked & VM_EXEC);
-	int gained_write_shared = !(prev & VM_WRITE) && (asked & VM_WRITE) && (prev & VM_SHARED);
-	if (!(asked & VM_EXEC) && !gained_write_shared)
+	struct mprotect_ask m;
+	if (!mprotect_asks(&m, BPF_CORE_READ(vma, vm_flags), prot))
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (!enforced_on(task, 1))
 		return 0;
 	struct file *file = BPF_CORE_READ(vma, vm_file);
 	__u32 written = memory_flags(vma, file);
-	__u8 rule = WX_RULE_NONE;
-	/* Written memory gaining X is refused as that, the more telling rule, even when it would
-	 * stay writable too (RW, write, RWX): the finding is the written-then-executable one. */
-	if (gained_exec && (written & WX_F_WRITTEN))
-		rule = WX_RULE_WRITTEN_EXEC;
-	else if ((asked & VM_EXEC) && (asked & VM_WRITE) && !((prev & VM_EXEC) && (prev & VM_WRITE)))
-		rule = WX_RULE_WRITE_EXEC;
-	else if (gained_exec && (prev & VM_WRITE))
-		rule = WX_RULE_WRITTEN_EXEC;
-	else if (gained_exec && (written & WX_F_IN_MEMORY_FILE))
-		rule = WX_RULE_IN_MEMORY_FILE;
+	__u8 rule = mprotect_rule(&m, written);
 	if (!rule && !file)
 		return 0;
 	__u32 slot;
 	struct wx_scratch *s = refusal_slot(&slot);
-	if (!s) /* unjudged (counted): refused if it gains X or shared W, as the mmap path does */
-		return rule || gained_exec || gained_write_shared ? -EACCES : 0;
+	if (!s) /* unjudged (counted): refused, as the mmap path does */
+		return -EACCES;
 	struct wx_change *c = &s->change;
 	__u64 start = BPF_CORE_READ(vma, vm_start), end = BPF_CORE_READ(vma, vm_end);
 	if (!rule) {
 		/* an executable view of a writable one, or a writable view of an executable one */
-		judge_alias(s, slot, vma, file, start, start, end, gained_write_shared ? prev | VM_MAYWRITE : prev, gained_exec);
-		if (gained_write_shared && !(c->flags & WX_F_WRITABLE_ALIAS) && file_has_exec_view(s, slot, file))
+		judge_alias(s, slot, vma, file, start, start, end, mprotect_alias_flags(&m), m.gained_exec);
+		if (m.gained_write_shared && !(c->flags & WX_F_WRITABLE_ALIAS) && file_has_exec_view(s, slot, file))
 			c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
 		if (!(c->flags & WX_F_WRITABLE_ALIAS)) {
 			slot_done(s, slot);
@@ -104,11 +88,11 @@ int BPF_PROG(lsm__file_mprotect, struct vm_area_struct *vma, unsigned long reqpr
 		}
 		rule = WX_RULE_ALIAS;
 	}
-	c->alert = judge(prev, asked);
+	c->alert = judge(m.prev, m.asked);
 	c->vma_start = start;
 	c->vma_end = end;
-	c->prev_flags = prev;
-	c->new_flags = asked;
+	c->prev_flags = m.prev;
+	c->new_flags = m.asked;
 	c->file = file;
 	c->flags |= written;
 	call_context(c, task, start, end);
@@ -124,7 +108,7 @@ int BPF_PROG(lsm__mmap_file, struct file *file, unsigned long reqprot, unsigned 
 	if (ret || !enforce)
 		return ret;
 	int exec = (prot & PROT_EXEC) != 0;
-	int shared_writable = file && (flags & MAP_TYPE) != 0x02 && (BPF_CORE_READ(file, f_mode) & FMODE_WRITE);
+	int shared_writable = mmap_shared_writable(file, flags);
 	if (!exec && !shared_writable)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -134,20 +118,8 @@ int BPF_PROG(lsm__mmap_file, struct file *file, unsigned long reqprot, unsigned 
 	struct wx_scratch *s = refusal_slot(&slot);
 	if (!s)
 		return -EACCES; /* refused unjudged: a preempted run holds every slot (counted) */
-	__u8 rule = WX_RULE_NONE;
-	__u32 kind = 0;
-	if (exec && (prot & PROT_WRITE)) {
-		rule = WX_RULE_WRITE_EXEC;
-	} else if (exec && in_memory_file(file)) {
-		rule = WX_RULE_IN_MEMORY_FILE;
-		kind = WX_F_IN_MEMORY_FILE;
-	} else if (exec && file && BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) > 0) {
-		rule = WX_RULE_ALIAS;
-		kind = WX_F_WRITABLE_ALIAS;
-	} else if (!exec && shared_writable && file_has_exec_view(s, slot, file)) {
-		rule = WX_RULE_ALIAS;
-		kind = WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
-	}
+	__u32 kind;
+	__u8 rule = map_rule_walked(s, slot, file, exec, (prot & PROT_WRITE) != 0, shared_writable, &kind);
 	if (!rule) {
 		slot_done(s, slot);
 		return 0;
@@ -178,17 +150,8 @@ int BPF_PROG(lsm__shm_shmat, struct kern_ipc_perm *perm, char *shmaddr, int shmf
 	struct wx_scratch *s = refusal_slot(&slot);
 	if (!s)
 		return -EACCES; /* refused unjudged: a preempted run holds every slot (counted) */
-	__u8 rule = WX_RULE_NONE;
-	__u32 kind = 0;
-	if (exec && writable) {
-		rule = WX_RULE_WRITE_EXEC;
-	} else if (exec && file && BPF_CORE_READ(file, f_mapping, i_mmap_writable.counter) > 0) {
-		rule = WX_RULE_ALIAS;
-		kind = WX_F_WRITABLE_ALIAS;
-	} else if (!exec && file && file_has_exec_view(s, slot, file)) {
-		rule = WX_RULE_ALIAS;
-		kind = WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST;
-	}
+	__u32 kind;
+	__u8 rule = map_rule_walked(s, slot, file, exec, writable, writable, &kind);
 	if (!rule) {
 		slot_done(s, slot);
 		return 0;
@@ -215,10 +178,8 @@ int BPF_PROG(lsm__file_permission, struct file *file, int mask, int ret)
 {
 	if (ret || !enforce || !(mask & MAY_WRITE) || !file)
 		return ret;
-	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
-		return 0;
-	__u64 target = (__u64)BPF_CORE_READ(file, private_data);
-	if (!proc_mem_of(file, target))
+	__u64 target = proc_mem_target(file);
+	if (!target)
 		return 0;
 	struct task_struct *owner = mm_owner((void *)target);
 	struct task_struct *task = bpf_get_current_task_btf();

@@ -492,24 +492,15 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	if (!s)
 		return 0;
 	struct wx_call call = {};
-	struct wx_write wr = { .route = WX_ROUTE_FILE_WRITE };
+	struct file_write wr;
 	current_call(task, &call);
-	if (call.kind == WX_CALL_WRITE && (call.syscall == WX_SYS_WRITE || call.syscall == WX_SYS_PWRITE64) &&
-	    fd_file(task, call.arg[0]) == file) {
-		wr.pos = call.syscall == WX_SYS_WRITE ? BPF_CORE_READ(file, f_pos)
-						       : (call.ia32 ? (__s64)(call.arg[3] | call.arg[4] << 32) : (__s64)call.arg[3]);
-		wr.len = call.arg[2];
-		wr.src = call.arg[1];
-	}
 	/* the pages written, where the call says (else any): an executable view of other pages of
 	 * the file (a library's text, beside the data being written) is not written into */
-	__u64 first = 0, last = ~0ULL;
-	if (wr.len && wr.pos >= 0) {
-		first = (__u64)wr.pos >> PAGE_SHIFT;
-		last = ((__u64)wr.pos + wr.len - 1) >> PAGE_SHIFT;
-	}
-	struct wx_views *w = walk_views(s, slot, file, 0, first, last, 1);
-	if (!w->found || skip_process(task)) {
+	file_write_of(task, &call, file, &wr);
+	struct wx_views *w = walk_views(s, slot, file, 0, wr.first, wr.last, 1);
+	/* a walk that ran out of steps (more than WX_ALIAS_WALK views: an attacker can map a file
+	 * that often) is reported with nothing known of where, never trusted to have found none */
+	if ((!w->found && w->complete) || skip_process(task)) {
 		slot_done(s, slot);
 		return 0;
 	}
@@ -518,22 +509,24 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	c->event = WX_EVENT_WRITE;
 	c->route = WX_ROUTE_FILE_WRITE;
 	c->syscall = call.syscall;
-	/* where the bytes land in the first executable view (its start when the range is unsure) */
-	c->addr = wr.len ? w->first_start + (__u64)wr.pos - (w->first_pgoff << PAGE_SHIFT) : w->first_start;
 	c->len = wr.len;
 	c->code_src = wr.src;
-	c->vma_start = w->first_start;
-	c->vma_end = w->first_end;
 	c->prev_flags = c->new_flags = VM_EXEC;
 	c->file = file;
-	c->target_mm = (void *)w->first_mm;
-	c->writable_maps = w->found;
-	if (w->first_mm != (__u64)BPF_CORE_READ(task, mm))
-		c->flags |= WX_F_CROSS_PROCESS;
 	if (in_memory_file(file))
 		c->flags |= WX_F_IN_MEMORY_FILE;
-	if (!wr.len)
+	if (!wr.len || !w->found)
 		c->flags |= WX_F_RANGE_UNSURE;
+	if (w->found) {
+		/* where the bytes land in the first executable view (its start when the range is unsure) */
+		c->addr = wr.len ? w->first_start + (__u64)wr.pos - (w->first_pgoff << PAGE_SHIFT) : w->first_start;
+		c->vma_start = w->first_start;
+		c->vma_end = w->first_end;
+		c->target_mm = (void *)w->first_mm;
+		c->writable_maps = w->found;
+		if (w->first_mm != (__u64)BPF_CORE_READ(task, mm))
+			c->flags |= WX_F_CROSS_PROCESS;
+	}
 	emit(s, slot, c, 0);
 	slot_done(s, slot);
 	return 0;

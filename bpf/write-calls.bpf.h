@@ -11,6 +11,9 @@
 #include "syscall.bpf.h"
 #include "wxwatch.h"
 
+#ifndef PAGE_SHIFT
+#define PAGE_SHIFT 12
+#endif
 #define PROC_SUPER_MAGIC 0x9fa0
 #define FOLL_WRITE 0x01
 #define FOLL_FORCE 0x10 /* past the page's protection: /proc/PID/mem, ptrace */
@@ -61,6 +64,42 @@ static __always_inline int proc_mem_of(struct file *file, __u64 target)
 	char name[4] = {};
 	bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name));
 	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 0;
+}
+
+/* The mm a write to file would write into, if file is a /proc/PID/mem; else 0. */
+static __always_inline __u64 proc_mem_target(struct file *file)
+{
+	if (!file || BPF_CORE_READ(file, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
+		return 0;
+	__u64 target = (__u64)BPF_CORE_READ(file, private_data);
+	return proc_mem_of(file, target) ? target : 0;
+}
+
+/* A write to a file: where in it and how much, when the call is a write or pwrite64 on that
+ * file (else *len stays 0: not known); the file pages it covers, else all of them. */
+struct file_write {
+	__s64 pos;
+	__u64 len;
+	__u64 src;   /* the bytes, in the writer's memory */
+	__u64 first; /* file pages, inclusive */
+	__u64 last;
+};
+
+static __always_inline void file_write_of(struct task_struct *task, struct wx_call *call, struct file *file, struct file_write *fw)
+{
+	__builtin_memset(fw, 0, sizeof(*fw));
+	fw->last = ~0ULL;
+	if (call->kind == WX_CALL_WRITE && (call->syscall == WX_SYS_WRITE || call->syscall == WX_SYS_PWRITE64) &&
+	    fd_file(task, call->arg[0]) == file) {
+		fw->pos = call->syscall == WX_SYS_WRITE ? BPF_CORE_READ(file, f_pos)
+							: (call->ia32 ? (__s64)(call->arg[3] | call->arg[4] << 32) : (__s64)call->arg[3]);
+		fw->len = call->arg[2];
+		fw->src = call->arg[1];
+	}
+	if (fw->len && fw->pos >= 0) {
+		fw->first = (__u64)fw->pos >> PAGE_SHIFT;
+		fw->last = ((__u64)fw->pos + fw->len - 1) >> PAGE_SHIFT;
+	}
 }
 
 struct iovec_user {

@@ -12,8 +12,9 @@ export interface Coverage {
 
 const has = (programs: readonly string[], ...names: string[]) => names.some((n) => programs.includes(n));
 
-/** The coverage of the mode that started, from the names of the programs it loaded. */
-export function coverageOf(mode: string, programs: readonly string[]): Coverage {
+/** The coverage of the mode that started, from the object it loaded (lib/native.ts StartInfo)
+ * and the names of the programs the kernel took. */
+export function coverageOf(mode: string, object: 'main' | 'lts', programs: readonly string[]): Coverage {
   const unseen: WriteRoute[] = [];
   const notes: string[] = [];
   if (mode === 'tracepoint') {
@@ -23,34 +24,27 @@ export function coverageOf(mode: string, programs: readonly string[]): Coverage 
       'writes to a file mapped executable are not seen in tracepoint mode (no hook on write())',
       'writes through /proc/PID/mem from io_uring are not seen in tracepoint mode; a vectored write (writev) and process_vm_writev are judged on a range read from the writer\'s memory, flagged rangeUnsure',
     );
-  } else if (!has(programs, 'fentry__security_file_permission')) {
-    // The object for kernels before 6.0 (bpf/lts/): memory made executable, aliases, forced
-    // writes and UFFDIO_COPY.
-    unseen.push('file-write');
-    notes.push(
-      'writes to a file mapped executable are not seen on this kernel (before Linux 6.0 wxwatch has no hook on them)',
-      'records carry no code on this kernel (flagged codeSkipped)',
-    );
-    if (!has(programs, 'fentry__mcopy_atomic')) {
-      unseen.push('userfaultfd');
-      notes.push('userfaultfd fills are not seen: this kernel has no mcopy_atomic to hook');
-    } else {
-      notes.push('userfaultfd UFFDIO_CONTINUE (Linux 5.13) is not seen on kernels before 6.0; memory it fills and then makes executable is reported as written memory made executable (WXW-003)');
-    }
-    if (!has(programs, 'fentry__follow_page_mask')) {
-      unseen.push('proc-mem', 'ptrace', 'process-vm');
-      notes.push('forced writes into other processes are not seen: this kernel has no hookable follow_page_mask');
-    }
-  } else {
-    if (!has(programs, 'fentry__mfill_atomic_copy', 'fentry__mcopy_atomic')) {
-      unseen.push('userfaultfd');
-      notes.push('userfaultfd fills are not seen: this kernel has no mfill_atomic_copy or mcopy_atomic to hook');
-    }
-    if (!has(programs, 'fentry__get_user_pages_remote', 'fentry__follow_page_mask')) {
-      unseen.push('proc-mem', 'ptrace', 'process-vm');
-      notes.push('forced writes into other processes are not seen: this kernel has no hookable get_user_pages_remote or follow_page_mask');
-    }
+    return { unseen, notes };
   }
+  if (!has(programs, 'fentry__security_file_permission')) {
+    unseen.push('file-write');
+    notes.push('writes to a file mapped executable are not seen: this kernel has no hookable security_file_permission');
+  }
+  if (!has(programs, 'fentry__mfill_atomic_copy', 'fentry__mcopy_atomic')) {
+    unseen.push('userfaultfd');
+    notes.push('userfaultfd fills are not seen: this kernel has no mfill_atomic_copy or mcopy_atomic to hook');
+  } else if (object === 'lts') {
+    notes.push('userfaultfd UFFDIO_CONTINUE (Linux 5.13) is not seen on kernels before 6.0; memory it fills and then makes executable is reported as written memory made executable (WXW-003)');
+  }
+  if (!has(programs, 'fentry__get_user_pages_remote', 'fentry__follow_page_mask')) {
+    unseen.push('proc-mem', 'ptrace', 'process-vm');
+    notes.push('forced writes into other processes are not seen: this kernel has no hookable get_user_pages_remote or follow_page_mask');
+  }
+  if (object === 'lts')
+    notes.push(
+      'records carry no code on this kernel (flagged codeSkipped)',
+      'a write to a file with more than 16 views, none of them executable over the pages written among those seen, is reported without its target (flagged rangeUnsure)',
+    );
   return { unseen, notes };
 }
 

@@ -44,11 +44,8 @@ export const NEEDS: Record<'lsm-hook' | 'tracepoint' | 'enforce', KernelNeed[]> 
     },
     { what: 'the maple tree of VMAs (Linux 6.1)', btf: ['member:mm_struct.mm_mt', 'typedef:btf_trace_ma_write'] },
   ],
-  /** Besides lsm-hook's. The object for kernels before 6.0 has no BPF LSM programs: it audits. */
-  enforce: [
-    { what: 'BPF LSM (CONFIG_BPF_LSM, Linux 5.7)', btf: ['func:bpf_lsm_file_mprotect', 'enum:bpf_attach_type.BPF_LSM_MAC'] },
-    { what: 'mprotect_fixup() with its tlb argument (Linux 6.0; before it wxwatch audits only)', btf: ['params:mprotect_fixup.6,7'] },
-  ],
+  /** Besides lsm-hook's, in both objects (and BPF LSM active: lib/sensor.ts asks securityfs). */
+  enforce: [{ what: 'BPF LSM (CONFIG_BPF_LSM, Linux 5.7)', btf: ['func:bpf_lsm_file_mprotect', 'enum:bpf_attach_type.BPF_LSM_MAC'] }],
 };
 
 /** Every query the table makes, once. */

@@ -9,7 +9,7 @@ import type { Finding } from './signatures/signature';
 import { TRC104 } from './signatures/trc104';
 
 /** stats() fields that are levels, not running totals. */
-const GAUGE_FIELDS = new Set(['inFlight']);
+const GAUGE_FIELDS = new Set(['inFlight', 'lentBatches']);
 /** stats() fields that have a metric of their own (findings are counted per signature, in
  * wxwatch_findings_total{signature}). */
 const OWN_METRIC = new Set(['findings', 'findingsBySignature']);
@@ -24,6 +24,8 @@ const HELP: Record<string, string> = {
   drained: 'Records drained from the ring buffer',
   prefiltered: 'Records dropped by the native alert-kind prefilter',
   batches: 'Record batches handed to JavaScript',
+  lentBatches: 'Record batches JavaScript holds now without a copy (128 at most)',
+  copiedBatches: 'Record batches handed to JavaScript as a copy, 128 being held already',
   alerts: 'Raw mem_prot_alert events delivered',
   denied: 'W->X attempts the kernel refused, delivered as mem_prot_denied',
   listenerErrors: 'Listener calls that threw',

@@ -53,6 +53,10 @@ export interface NativeStats {
    * against the size): counted and skipped, never decoded. */
   malformed: number;
   batches: number;
+  /** Batches JS holds now as the memory of their ArrayBuffers (no copy; 128 at most: a consumer
+   * that keeps findings pins no more), and those handed over as a copy because 128 were out. */
+  lentBatches: number;
+  copiedBatches: number;
 }
 
 /** Called once per batch, until stop()'s promise resolves. Must not throw. */
@@ -80,6 +84,8 @@ export interface StartInfo {
   programIds: number[];
   /** Their names (bpf/: named after their hooks). */
   programNames: string[];
+  /** The BPF object loaded: bpf/wxwatch.bpf.c ('main') or, before Linux 6.0, bpf/lts/ ('lts'). */
+  object: 'main' | 'lts';
 }
 
 export interface NativeSensor {

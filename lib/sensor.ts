@@ -25,6 +25,28 @@ import { Coverage, coverageOf, NOT_REFUSED } from './coverage';
  * Throttled candidates are each in a summary record (emitted) that says how many it stands for.
  * Past emitted, a finding an async iterator had no room for is counted in dropped.
  */
+/** The native counters before a sensor starts: all zero. */
+export const NO_NATIVE_STATS: Readonly<NativeStats> = Object.freeze({
+  seen: 0,
+  lost: 0,
+  filtered: 0,
+  suppressed: 0,
+  vmaTruncated: 0,
+  noState: 0,
+  degraded: 0,
+  codeSkipped: 0,
+  lostBusy: 0,
+  throttled: 0,
+  unwalked: 0,
+  missedRuns: 0,
+  drained: 0,
+  prefiltered: 0,
+  malformed: 0,
+  batches: 0,
+  lentBatches: 0,
+  copiedBatches: 0,
+});
+
 export interface SensorStats extends NativeStats {
   /** Records delivered to JavaScript (drained, well formed, passed the alert-kind prefilter). */
   emitted: number;
@@ -239,7 +261,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     if (passed.length) info = { ...info, fallbacks: inOrder(order, [...passed, ...info.fallbacks]) };
     this.native = native;
     this.state = 'running';
-    return { ...info, ...coverageOf(info.mode, info.programNames), warnings: o.warnings, notRefused: o.enforce ? NOT_REFUSED : [] };
+    return { ...info, ...coverageOf(info.mode, info.object, info.programNames), warnings: o.warnings, notRefused: o.enforce ? NOT_REFUSED : [] };
   }
 
   /** Stops, delivers what is still pending, detaches everything; resolves with the final stats.
@@ -332,24 +354,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
   }
 
   stats(): SensorStats {
-    const n: NativeStats = this.native?.stats() ?? {
-      seen: 0,
-      lost: 0,
-      filtered: 0,
-      suppressed: 0,
-      vmaTruncated: 0,
-      noState: 0,
-      degraded: 0,
-      codeSkipped: 0,
-      lostBusy: 0,
-      throttled: 0,
-      unwalked: 0,
-      missedRuns: 0,
-      drained: 0,
-      prefiltered: 0,
-      malformed: 0,
-      batches: 0,
-    };
+    const n: NativeStats = this.native?.stats() ?? NO_NATIVE_STATS;
     const emitted = n.drained - n.prefiltered - n.malformed;
     // In-kernel filters and the native alert-kind prefilter are both "filtered".
     const filtered = n.filtered + n.prefiltered;

@@ -95,7 +95,10 @@ bool lend(Batch* batch) {
   std::atomic<size_t>& lent = batch->pool->lent_;
   size_t out = lent.load(std::memory_order_relaxed);
   do {
-    if (out >= kLentBatches) return false;
+    if (out >= kLentBatches) {
+      batch->pool->copied_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
   } while (!lent.compare_exchange_weak(out, out + 1, std::memory_order_relaxed));
   return true;
 }

@@ -45,6 +45,9 @@ class BatchPool : public std::enable_shared_from_this<BatchPool> {
   // Frees spare batches beyond `keep` (a quiet sensor gives back what a storm needed).
   void trim(size_t keep);
   size_t capacity() const { return capacity_; }
+  // Batches lent to JS now, and how many were copied because kLentBatches were out.
+  size_t lent() const { return lent_.load(std::memory_order_relaxed); }
+  uint64_t copied() const { return copied_.load(std::memory_order_relaxed); }
 
  private:
   friend void release(Batch* batch);
@@ -58,6 +61,7 @@ class BatchPool : public std::enable_shared_from_this<BatchPool> {
   std::mutex mutex_;
   std::vector<Batch*> spare_;
   std::atomic<size_t> lent_{0};
+  std::atomic<uint64_t> copied_{0};
 };
 
 }  // namespace wxwatch

@@ -145,8 +145,6 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
   // kernel lacks what the main object uses (task storage, bpf_loop, ...): the LTS object.
   const bool lts = trampoline && kernel.arg_count("mprotect_fixup") == 5;
   if (lts) {
-    if (config.enforce)
-      throw BpfError("configure", EOPNOTSUPP, "enforcement needs mprotect_fixup() with its tlb argument (Linux 6.0)");
     lts_.reset(wxwatch_lts_bpf__open());
     if (!lts_) throw BpfError("open", errno, scope.log);
     obj_ = lts_->obj;
@@ -155,6 +153,10 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
     // Forced and remote writes: the page walk every gup path calls, where the kernel has it.
     bpf_program__set_autoload(lts_->progs.fentry__follow_page_mask, kernel.has_function("follow_page_mask"));
     bpf_program__set_autoload(lts_->progs.fentry__mcopy_atomic, kernel.has_function("mcopy_atomic"));
+    auto& p = lts_->progs;
+    for (bpf_program* prog : {p.lsm__file_mprotect, p.lsm__mmap_file, p.lsm__shm_shmat, p.lsm__file_permission,
+                              p.lsm__ptrace_access_check, p.lsm__ptrace_traceme, p.lsm__file_ioctl})
+      bpf_program__set_autoload(prog, config.enforce);
   } else {
     skel_.reset(wxwatch_bpf__open());
     if (!skel_) throw BpfError("open", errno, scope.log);

@@ -75,6 +75,8 @@ class BpfProgram {
   std::vector<uint32_t> program_ids() const;
   // The loaded programs' names (bpf/*.bpf.h: named after their hooks).
   std::vector<std::string> program_names() const;
+  // Which object was loaded: the one for kernels before 6.0 (bpf/lts/) or the main one.
+  bool lts() const { return lts_ != nullptr; }
   // Replaces every list and the config at once: all or nothing for the programs.
   void set_filters(const std::vector<FilterSet>& sets, const FilterConfig& config);
   // The self-check child: watched whatever the filters say (0: none).

@@ -101,7 +101,8 @@ void RingDrainer::join() {
 
 DrainStats RingDrainer::stats() const {
   return {records_.load(std::memory_order_relaxed), prefiltered_.load(std::memory_order_relaxed),
-          malformed_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed)};
+          malformed_.load(std::memory_order_relaxed), batches_.load(std::memory_order_relaxed), pool_->lent(),
+          pool_->copied()};
 }
 
 void RingDrainer::hand_over(bool last) {

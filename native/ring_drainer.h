@@ -38,6 +38,8 @@ struct DrainStats {
   uint64_t prefiltered;  // dropped by the alert-kind prefilter
   uint64_t malformed;    // failed validation (sizes, string lengths): counted and skipped
   uint64_t batches;      // handed to the sink
+  uint64_t lent;         // batches JS holds as its ArrayBuffers' memory now (kLentBatches at most)
+  uint64_t copied;       // batches JS got as a copy, kLentBatches being out
 };
 
 class RingDrainer {

@@ -203,6 +203,7 @@ Napi::Value SensorWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Array names = Napi::Array::New(env);
   for (const std::string& name : s->program->program_names()) names.Set(names.Length(), name);
   result.Set("programNames", names);
+  result.Set("object", s->program->lts() ? "lts" : "main");
   return result;
 }
 
@@ -383,6 +384,8 @@ Napi::Value SensorWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("prefiltered", num(d.prefiltered));
   out.Set("malformed", num(d.malformed));
   out.Set("batches", num(d.batches));
+  out.Set("lentBatches", num(d.lent));
+  out.Set("copiedBatches", num(d.copied));
   return out;
 }
 

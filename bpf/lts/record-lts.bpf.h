@@ -53,7 +53,8 @@ struct lts_change {
 	__u16 syscall;
 	__u8 event;          /* enum wx_event */
 	__u8 route;          /* write events: enum wx_route */
-	__u8 _pad[4];
+	__u8 rule;           /* WX_F_BLOCKED: enum wx_rule */
+	__u8 _pad[3];
 	struct mm_struct *target_mm; /* write events: the mm written */
 	__u64 alias_start;           /* WX_F_WRITABLE_ALIAS: the other view found first */
 	__u64 alias_end;
@@ -76,7 +77,7 @@ struct lts_dedup_key {
 };
 
 #define LTS_DEDUP_FLAGS \
-	(WX_F_DENIED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST)
+	(WX_F_DENIED | WX_F_BLOCKED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE | WX_F_WRITABLE_ALIAS | WX_F_ALIAS_EXEC_FIRST)
 
 /* What one call writes one by one, and per alert kind what it counted past that (record.bpf.h's
  * struct wx_tally). */
@@ -344,7 +345,7 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	__builtin_memset(r, 0, sizeof(*r));
 	count(WX_CNT_SEEN);
 	int summary = (c->flags & WX_F_SUMMARY) != 0; /* its members were counted each */
-	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE | WX_F_ALIAS_UNSURE)))
+	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE | WX_F_ALIAS_UNSURE | WX_F_RANGE_UNSURE)))
 		count(WX_CNT_DEGRADED);
 	lts_fill_region(r, c->event == WX_EVENT_WRITE && c->target_mm ? c->target_mm : mm, c);
 	__u64 leader_start = BPF_CORE_READ(task, group_leader, start_boottime);
@@ -394,6 +395,7 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	r->flags |= c->flags;
 	r->event = c->event;
 	r->route = c->route;
+	r->rule = c->rule;
 	r->writable_maps = c->writable_maps;
 	r->alias_start = c->alias_start;
 	r->alias_end = c->alias_end;
@@ -426,10 +428,10 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	at += r->cgroup_len;
 	if (c->event == WX_EVENT_WRITE)
 		lts_fill_target(s, r, c->target_mm, &at);
-	/* No code capture here: a record that would carry code says it has none. */
+	/* No code capture here: a record that would carry code (record.bpf.h's test) says it has none. */
 	if (capture_bytes && !summary && !(c->flags & WX_F_DENIED) &&
 	    (c->event == WX_EVENT_WRITE || c->alert == WX_ALERT_MPROT_W_REM ||
-	     (c->flags & (WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)))) {
+	     (c->flags & (WX_F_WRITABLE_ALIAS | WX_F_BLOCKED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)))) {
 		r->flags |= WX_F_CODE_SKIPPED;
 		count(WX_CNT_CODE_SKIPPED);
 	}

@@ -12,8 +12,9 @@
  * are judged per page at follow_page_mask, as the main object does before 6.3; UFFDIO_COPY at
  * mcopy_atomic, on the VMAs of the rbtree these kernels keep. What it does not have (user space
  * says so, lib/coverage.ts): UFFDIO_CONTINUE (5.13: not hooked here), writes to files mapped
- * executable (WXW-002's file-write route), enforcement, code capture, fair shares. Executable
- * aliases (WXW-001) are judged as the main object does, on a bounded walk of the file's views. */
+ * executable (WXW-002's file-write route), code capture, fair shares. Executable aliases
+ * (WXW-001) are judged as the main object does, on a bounded walk of the file's views.
+ * Enforcement: lts/enforce-lts.bpf.h (BPF LSM, loaded only when asked). */
 #include <linux/bpf.h>
 #include <stdbool.h>
 #include <bpf/bpf_helpers.h>
@@ -42,6 +43,7 @@ struct task_struct___lts {
 #include "write-calls.bpf.h"
 
 #define MAX_ERRNO 4095
+#define LTS_MAY_WRITE 0x2
 
 /* One mprotect_fixup call between its entry and its exit, per thread. */
 struct lts_fixup {
@@ -67,6 +69,14 @@ struct {
 	__type(key, __u64); /* bpf_get_current_pid_tgid() */
 	__type(value, struct lts_tally);
 } wx_lts_calls SEC(".maps");
+
+/* The process that owns mm (CONFIG_MEMCG), else nothing known. */
+static __always_inline struct task_struct *lts_mm_owner(struct mm_struct *mm)
+{
+	if (!mm || !bpf_core_field_exists(struct mm_struct, owner))
+		return 0;
+	return BPF_CORE_READ(mm, owner);
+}
 
 /* (defined with the VMA tree's walk, below) */
 static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_struct *mm, struct file *file,
@@ -351,11 +361,9 @@ int BPF_PROG(fentry__follow_page_mask, struct vm_area_struct *vma, unsigned long
 	c->flags = w.flags;
 	if (target != own)
 		c->flags |= WX_F_CROSS_PROCESS;
-	if (bpf_core_field_exists(struct mm_struct, owner)) {
-		struct task_struct *owner = BPF_CORE_READ(target, owner);
-		if (owner && BPF_CORE_READ(owner, ptrace) && BPF_CORE_READ(owner, parent, tgid) == BPF_CORE_READ(task, tgid))
-			c->flags |= WX_F_TRACER;
-	}
+	struct task_struct *owner = lts_mm_owner(target);
+	if (owner && BPF_CORE_READ(owner, ptrace) && BPF_CORE_READ(owner, parent, tgid) == BPF_CORE_READ(task, tgid))
+		c->flags |= WX_F_TRACER;
 	if (file)
 		c->flags |= memory_flags(vma, file) & WX_F_IN_MEMORY_FILE;
 	lts_emit(s, 0);
@@ -401,14 +409,16 @@ static __always_inline struct vm_area_struct *lts_find_vma(struct mm_struct *mm,
 	return found;
 }
 
-/* The first executable VMA of mm in [start, end), or NULL (counted when the range has more VMAs
- * than are looked at). */
-static __always_inline struct vm_area_struct *lts_exec_vma_in(struct mm_struct *mm, __u64 start, __u64 end)
+/* The first executable VMA of mm in [start, end), or NULL; *unsure (counted) when the range has
+ * more VMAs than are looked at, or the tree is deeper than the descent: the rest not judged. */
+static __always_inline struct vm_area_struct *lts_exec_vma_in(struct mm_struct *mm, __u64 start, __u64 end, int *unsure)
 {
 	int unwalked = 0;
 	struct vm_area_struct *vma = lts_find_vma(mm, start, &unwalked);
+	*unsure = 0;
 	if (unwalked) {
-		count(WX_CNT_UNWALKED); /* a tree deeper than the descent: not judged */
+		count(WX_CNT_UNWALKED);
+		*unsure = 1;
 		return 0;
 	}
 #pragma unroll
@@ -419,8 +429,10 @@ static __always_inline struct vm_area_struct *lts_exec_vma_in(struct mm_struct *
 			return vma;
 		vma = BPF_CORE_READ((struct vm_area_struct___rb *)vma, vm_next);
 	}
-	if (vma && BPF_CORE_READ(vma, vm_start) < end)
-		count(WX_CNT_UNWALKED); /* more VMAs in the range than are looked at: the rest not judged */
+	if (vma && BPF_CORE_READ(vma, vm_start) < end) {
+		count(WX_CNT_UNWALKED);
+		*unsure = 1;
+	}
 	return 0;
 }
 
@@ -445,44 +457,118 @@ static __always_inline int lts_walk_views(struct lts_scratch *s, struct file *fi
 	return 0;
 }
 
-/* alias.bpf.h's judge_alias, into the slot's change: the view of file at range_start..range_end
- * (in mm, its lock held) that became executable (exec) or was just made (alias_ask). */
-static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_struct *mm, struct file *file,
-					    __u64 range_start, __u64 range_end, int exec)
+/* alias.bpf.h's judge_alias, into the slot's change: the part range_start..range_end of vma,
+ * judged by flags, which becomes executable (exec) or was just made (alias_ask); placed: vma is
+ * known to hold range_start (if not, nothing is known of the file's other views). */
+static __always_inline void lts_judge_view(struct lts_scratch *s, struct vm_area_struct *vma, struct file *file,
+					   __u64 range_start, __u64 range_end, __u64 flags, int exec, int placed)
 {
-	if (!file)
-		return;
 	struct lts_change *c = &s->change;
-	int unwalked = 0;
-	struct vm_area_struct *vma = lts_find_vma(mm, range_start, &unwalked);
-	if (!vma)
-		return; /* (the view just made or changed is there: cannot happen) */
 	struct alias_ask a;
-	if (!alias_ask(&a, file, BPF_CORE_READ(vma, vm_flags), exec))
+	if (!alias_ask(&a, file, flags, exec))
 		return;
-	__u64 vma_start = BPF_CORE_READ(vma, vm_start);
 	int complete = 0;
 	struct alias_walk *w = &s->walk;
-	if (!unwalked && vma_start <= range_start) {
-		__u64 first = BPF_CORE_READ(vma, vm_pgoff) + ((range_start - vma_start) >> PAGE_SHIFT);
+	if (placed) {
+		__u64 first = BPF_CORE_READ(vma, vm_pgoff) + ((range_start - BPF_CORE_READ(vma, vm_start)) >> PAGE_SHIFT);
 		complete = lts_walk_views(s, file, vma, first, first + ((range_end - range_start) >> PAGE_SHIFT) - 1, a.look_exec) &&
 			   alias_counts_seen(&a, w->shared, w->shared_maywrite);
 	} else {
-		w->found = 0; /* this view not found in the tree: nothing is known of the others */
+		w->found = 0;
 	}
 	if (w->found) {
 		c->flags |= WX_F_WRITABLE_ALIAS | (a.look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
 		c->writable_maps = w->found;
 		c->alias_start = w->first_start;
 		c->alias_end = w->first_end;
-		struct mm_struct *other = (void *)w->first_mm;
-		struct task_struct *owner = other && bpf_core_field_exists(struct mm_struct, owner) ? BPF_CORE_READ(other, owner) : 0;
+		struct task_struct *owner = lts_mm_owner((void *)w->first_mm);
 		c->alias_pid = owner ? BPF_CORE_READ(owner, tgid) : 0;
 	} else if (!complete) {
 		/* views not all seen: reported, flagged, never trusted to be none */
 		c->flags |= WX_F_WRITABLE_ALIAS | WX_F_ALIAS_UNSURE | (a.look_exec ? WX_F_ALIAS_EXEC_FIRST : 0);
 		c->writable_maps = a.look_writable ? a.writable - a.self_maywrite : 0;
 	}
+}
+
+/* The view of file at range_start..range_end in mm (its lock held) that became executable
+ * (exec) or was just made, judged by its flags now. */
+static __always_inline void lts_judge_alias(struct lts_scratch *s, struct mm_struct *mm, struct file *file,
+					    __u64 range_start, __u64 range_end, int exec)
+{
+	if (!file)
+		return;
+	int unwalked = 0;
+	struct vm_area_struct *vma = lts_find_vma(mm, range_start, &unwalked);
+	if (!vma)
+		return; /* (the view just made or changed is there: cannot happen) */
+	lts_judge_view(s, vma, file, range_start, range_end, BPF_CORE_READ(vma, vm_flags), exec,
+		       !unwalked && BPF_CORE_READ(vma, vm_start) <= range_start);
+}
+
+/* Whether file has a view executable now, at any offset (not all seen: yes). */
+static __always_inline int lts_file_has_exec_view(struct lts_scratch *s, struct file *file)
+{
+	if (!file || !BPF_CORE_READ(file, f_mapping, i_mmap.rb_root.rb_node))
+		return 0;
+	int complete = lts_walk_views(s, file, 0, 0, ~0ULL, 1);
+	return s->walk.found || !complete;
+}
+
+/* Any write to a file that some process maps executable (trampolines.bpf.h's
+ * fentry__security_file_permission): the page cache changes the code that runs. On every write
+ * path; a file nobody maps costs one load. The walk sees 16 views: a file with more, none of
+ * them executable over the pages written, is reported with nothing known of where (no target,
+ * flagged rangeUnsure, counted degraded), never trusted to have no executable view. */
+SEC("fentry/security_file_permission")
+int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
+{
+	if (!(mask & LTS_MAY_WRITE) || !file)
+		return 0;
+	if (!BPF_CORE_READ(file, f_mapping, i_mmap.rb_root.rb_node))
+		return 0; /* nobody maps it: one load */
+	struct task_struct *task = current_task();
+	if (BPF_CORE_READ(task, tgid) == self_tgid)
+		return 0;
+	struct lts_scratch *s = lts_slot_or_count();
+	if (!s)
+		return 0;
+	struct wx_call call = {};
+	struct file_write wr;
+	current_call(task, &call);
+	file_write_of(task, &call, file, &wr);
+	__u64 len = wr.len;
+	int complete = lts_walk_views(s, file, 0, wr.first, wr.last, 1);
+	struct alias_walk *w = &s->walk;
+	if ((!w->found && complete) || skip_process(task)) {
+		lts_slot_put(s);
+		return 0;
+	}
+	struct lts_change *c = &s->change;
+	c->event = WX_EVENT_WRITE;
+	c->route = WX_ROUTE_FILE_WRITE;
+	c->syscall = call.syscall;
+	c->len = len;
+	c->prev_flags = c->new_flags = VM_EXEC;
+	c->file = file;
+	if (in_memory_file(file))
+		c->flags |= WX_F_IN_MEMORY_FILE;
+	if (!len)
+		c->flags |= WX_F_RANGE_UNSURE;
+	if (w->found) {
+		/* where the bytes land in the first executable view (its start when the range is unsure) */
+		c->addr = len ? w->first_start + (__u64)wr.pos - (w->first_pgoff << PAGE_SHIFT) : w->first_start;
+		c->vma_start = w->first_start;
+		c->vma_end = w->first_end;
+		c->target_mm = (void *)w->first_mm;
+		c->writable_maps = w->found;
+		if (w->first_mm != (__u64)BPF_CORE_READ(task, mm))
+			c->flags |= WX_F_CROSS_PROCESS;
+	} else {
+		c->flags |= WX_F_RANGE_UNSURE; /* (counted degraded) */
+	}
+	lts_emit(s, 0);
+	lts_slot_put(s);
+	return 0;
 }
 
 /* mcopy_atomic(dst_mm, dst_start, src_start, len, mmap_changing, mode): UFFDIO_COPY fills pages
@@ -493,7 +579,8 @@ int BPF_PROG(fentry__mcopy_atomic, struct mm_struct *dst_mm, unsigned long dst, 
 {
 	if (!dst_mm || !len)
 		return 0;
-	struct vm_area_struct *vma = lts_exec_vma_in(dst_mm, dst, dst + len);
+	int unsure;
+	struct vm_area_struct *vma = lts_exec_vma_in(dst_mm, dst, dst + len, &unsure);
 	if (!vma)
 		return 0;
 	struct task_struct *task = current_task();
@@ -526,5 +613,7 @@ int BPF_PROG(fentry__mcopy_atomic, struct mm_struct *dst_mm, unsigned long dst, 
 	lts_slot_put(s);
 	return 0;
 }
+
+#include "lts/enforce-lts.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -185,6 +185,36 @@ describe('routes corpus (root, real kernel, dedup off)', function () {
     });
   }
 
+  // An attacker who has read bpf/: a walk of a file's views has a bound (4,096 views in the main
+  // object, 16 in the one for kernels before 6.0), so the file is mapped 5,000 times first and
+  // its executable view walked last. The write is still a finding: exact, or with nothing known
+  // of where (no target, rangeUnsure) and counted degraded.
+  it('reports a write to a file mapped executable behind 5,000 other views of it: exact, or flagged rangeUnsure and counted', async function () {
+    const before = sensor.stats();
+    const fx = await corpus(WXROUTES, ['file-write-views', fileDir(), '5000']);
+    skipUnsupported(this, fx);
+    await settle(findings);
+    if (unseen.includes('file-write')) {
+      assertCounts(findings, { ...fx, expected: { ...fx.expected, 'WXW-002': 0 } });
+      return;
+    }
+    assertCounts(findings, fx);
+    const writes = findingsOf(findings, fx.pid, 'WXW-002');
+    assert.equal(writes.length, 1);
+    const w = writeOf(writes[0]) as WriteInfo & { rangeUnsure: boolean };
+    console.log(`      the write: ${w.rangeUnsure ? 'flagged rangeUnsure (the walk ran out)' : 'exact'}`);
+    assert.equal(w.route, 'file-write');
+    assert.equal(w.len, fx.len);
+    if (w.rangeUnsure) {
+      assert.equal(w.targetPid, 0, 'where is not known');
+      assert.ok(sensor.stats().degraded > before.degraded, 'counted degraded');
+    } else {
+      assert.equal(w.targetPid, fx.targetPid);
+      assert.equal(w.addr, BigInt(fx.addr));
+    }
+    booksClean(before, sensor.stats(), 'file-write-views');
+  });
+
   it('selects WXW-002 alone (signatures option): a /proc/self/mem write gives it, and nothing else', async function () {
     const only = startSensor({ dedup: false, captureBytes: 0, signatures: ['WXW-002'] }).sensor;
     try {

@@ -19,17 +19,17 @@ export const MODES = ['tracepoint', 'lsm-hook', 'auto'];
  * boot (~10-30 s) plus ~15 s per mocha process and ~10-15 s per test.
  */
 export const KERNELS = {
-  /* Debian 11: BPF LSM is built in but not in its default list. lsm-hook runs the object for
-   * kernels before 6.0 (bpf/lts/: detection of memory made executable, of executable aliases and
-   * of forced writes into it; no file-write route, enforcement or code); tracepoint mode is
-   * refused (no mmap_lock tracepoints, no maple tree), which the CLI test checks; 'auto' picks
-   * lsm-hook. */
+  /* Debian 11: BPF LSM is built in but not in its default list (lsmAdd). lsm-hook runs the
+   * object for kernels before 6.0 (bpf/lts/: detection of memory made executable, of executable
+   * aliases and of forced writes into it, and enforcement; no file-write route or code);
+   * tracepoint mode is refused (no mmap_lock tracepoints, no maple tree), which the CLI test
+   * checks; 'auto' picks lsm-hook. */
   '5.10': {
     suite: 'bullseye',
     meta: 'linux-image-amd64',
     lsmAdd: ['bpf'],
     modes: ['lsm-hook', 'auto'],
-    /* 6.1's cells but code evidence and enforcement: the evasion corpus by title. */
+    /* 6.1's cells but code evidence: the evasion corpus by title. */
     tests: {
       titles: [
         'reports a W→X loader as a TRC-104 finding with its exact context',
@@ -61,8 +61,8 @@ export const KERNELS = {
           "keeps the victim's finding",
           'C and Python/ctypes loaders',
           'attaches no syscall tracepoint',
-          // the routes corpus's writes (WXW-002 by follow_page_mask; the routes not seen here
-          // are checked to say nothing), and its written-then-executable cases
+          // the routes corpus's writes (WXW-002 by follow_page_mask, a file's by
+          // security_file_permission), and its written-then-executable cases
           "DDexec's technique",
           "the vDSO's gettimeofday()",
           'pwrite to /proc/self/mem over its own text',
@@ -72,8 +72,14 @@ export const KERNELS = {
           'process_vm_writev of code',
           'userfaultfd UFFDIO_COPY of code',
           'pwrite into a file while it is mapped',
+          'the same write by another process',
+          'behind 5,000 other views',
           'RW, written, R, RX',
           'selects WXW-002 alone',
+          // enforcement (the LTS object's LSM programs)
+          'enforcement closes every door',
+          'refuses the W→X of a scoped process',
+          'npm start -- --enforce',
         ],
         auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
       },

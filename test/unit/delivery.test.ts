@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { NativeSensor, NativeStats } from '../../lib/native';
-import { Sensor } from '../../lib/sensor';
+import { NO_NATIVE_STATS, Sensor } from '../../lib/sensor';
 import { Finding } from '../../lib/signatures/signature';
 import { deliverBatch } from '../helpers/delivery';
 import { batch, record } from '../helpers/records';
 
-const ZERO: NativeStats = { seen: 0, lost: 0, filtered: 0, suppressed: 0, vmaTruncated: 0, noState: 0, degraded: 0, codeSkipped: 0, lostBusy: 0, throttled: 0, unwalked: 0, missedRuns: 0, drained: 0, prefiltered: 0, malformed: 0, batches: 0 };
+const ZERO: NativeStats = NO_NATIVE_STATS;
 
 /** A running sensor whose addon is a stand-in; `kernel` sees each map write as it happens. */
 function running(native: Partial<NativeSensor> = {}): Sensor {
