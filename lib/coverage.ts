@@ -41,10 +41,7 @@ export function coverageOf(mode: string, object: 'main' | 'lts', programs: reado
     notes.push('forced writes into other processes are not seen: this kernel has no hookable get_user_pages_remote or follow_page_mask');
   }
   if (object === 'lts')
-    notes.push(
-      'records carry no code on this kernel (flagged codeSkipped)',
-      'a write to a file with more than 16 views, none of them executable over the pages written among those seen, is reported without its target (flagged rangeUnsure)',
-    );
+    notes.push('a write to a file with more than 16 views, none of them executable over the pages written among those seen, is reported without its target (flagged rangeUnsure)');
   return { unseen, notes };
 }
 

@@ -1,9 +1,9 @@
 /* A record for kernels before 6.0 (Debian 11's 5.10 and up): the same struct wx_record as
  * bpf/record.bpf.h writes, built without what those kernels lack — bpf_loop (bounded loops
  * instead), bpf_get_current_task_btf (every task field through BPF_CORE_READ), compare-and-swap
- * and fetching atomics (5.12). What it does not do, and says so in the record or the books:
- * no code capture (a record that would carry code is flagged WX_F_CODE_SKIPPED and counted), no
- * fair shares between processes (the ring fills first: counted as lost). Per
+ * and fetching atomics (5.12). The code a record carries is read as record.bpf.h reads it, with
+ * the same budget. What it does not do, and says so in the books: fair shares between
+ * processes (the ring fills first: counted as lost). Per
  * call, as the main object: WX_CALL_RECORDS records one by one, the rest in summaries.
  *
  * Work slots: WX_SLOTS_PER_CPU per CPU, taken with plain stores. The kernels this object is for
@@ -22,7 +22,8 @@
 
 #define LTS_PATH_DEPTH 32  /* components of a path; deeper ones keep their last 32 (flagged) */
 #define LTS_NAME_MAX 255
-#define LTS_RECORD_BUF 16384 /* power of two above fixed + uts + 3 paths + cgroup */
+#define LTS_RECORD_BUF 131072 /* power of two above WX_RECORD_MAX_SIZE: offsets are masked with it */
+#define LTS_WINDOW_NS 100000000ULL /* the capture budget's window: 100 ms */
 
 /* Set between open and load, as the main object's (native/bpf_program.cc sets both alike). */
 const volatile __u64 wakeup_bytes = 0;
@@ -56,6 +57,10 @@ struct lts_change {
 	__u8 rule;           /* WX_F_BLOCKED: enum wx_rule */
 	__u8 _pad[3];
 	struct mm_struct *target_mm; /* write events: the mm written */
+	__u64 code_src;              /* write events: where the bytes written can be read (0: not known) */
+	__u64 poke;                  /* a ptrace poke's data: code_src points here */
+	__u8 code_kernel;            /* code_src is kernel memory */
+	__u8 _pad2[7];
 	__u64 alias_start;           /* WX_F_WRITABLE_ALIAS: the other view found first */
 	__u64 alias_end;
 	__s32 writable_maps;         /* the file's other views of the kind looked for */
@@ -103,10 +108,16 @@ struct lts_scratch {
 	 * verifier state (unknown values in a map value), and is checked once, not per branch */
 	__u32 path_off;
 	__u32 path_complete;
-	__u32 _pad;
+	__u32 index; /* this slot's key in wx_scratch */
 	struct dentry *dentry;
 	struct vfsmount *vfsmnt;
 	struct mount *mnt;
+	/* the code copy's state, here for the same reason */
+	__u32 code_at;
+	__u32 code_missing;
+	__u64 code_from;
+	__u64 code_window_start; /* the capture budget: this slot's window, and what it copied in it */
+	__u64 code_spent;
 	struct lts_change change;
 	struct lts_dedup_key key;
 	struct alias_walk walk; /* here for the same reason as the path walk's state */
@@ -143,6 +154,7 @@ static __always_inline struct lts_scratch *lts_slot_take(void)
 		struct lts_scratch *s = bpf_map_lookup_elem(&wx_scratch, &i);
 		if (s && !s->busy) {
 			s->busy = 1;
+			s->index = i;
 			return s;
 		}
 	}
@@ -334,9 +346,95 @@ static __always_inline __u32 lts_append_cgroup(struct lts_scratch *s, __u32 at, 
 	return len;
 }
 
+/* One page of the code window (record.bpf.h's code_page), on the slot's copy state: 1 when done. */
+static __always_inline int lts_code_page(struct lts_scratch *s, __u32 i, __u32 window, int kernel)
+{
+	__u32 off = i * WX_CODE_PAGE;
+	if (off >= window)
+		return 1;
+	__u32 n = window - off;
+	if (n > WX_CODE_PAGE)
+		n = WX_CODE_PAGE;
+	asm volatile("%[n] &= 8191" : [n] "+r"(n));
+	if (n == 0 || n > WX_CODE_PAGE)
+		return 1;
+	void *dst = &s->record[s->code_at & (LTS_RECORD_BUF - 1)];
+	long err = kernel ? bpf_probe_read_kernel(dst, n, (void *)(s->code_from + off))
+			  : bpf_probe_read_user(dst, n, (void *)(s->code_from + off));
+	if (err)
+		s->code_missing |= 1u << (i & 31);
+	else
+		s->code_at += n;
+	return 0;
+}
+
+/* The window's pages, into the slot keyed index from its code_at on. A global function: 5.10's
+ * verifier checks it once per program, not at each of the lts_emit calls it would be inlined in
+ * (inlined, a load took ~8 s longer in the TCG guest). */
+__noinline int lts_copy_code(__u32 index, __u32 window, __u32 kernel)
+{
+	struct lts_scratch *s = bpf_map_lookup_elem(&wx_scratch, &index);
+	if (!s)
+		return 0;
+#pragma unroll
+	for (__u32 i = 0; i < WX_CODE_MAX / WX_CODE_PAGE; i++)
+		if (lts_code_page(s, i, window, kernel))
+			break;
+	return 0;
+}
+
+/* The code a change made executable (the part of its range inside the VMA), or the bytes a
+ * write event wrote, up to capture_bytes, appended at byte at (record.bpf.h's append_code,
+ * with the same budget: WX_CODE_BUDGET per slot per 100 ms). */
+static __always_inline __u32 lts_append_code(struct lts_scratch *s, struct wx_record *r, struct lts_change *c, __u32 at)
+{
+	__u64 from, end;
+	if (c->event == WX_EVENT_WRITE) {
+		if (!c->code_src)
+			return 0;
+		from = c->code_src;
+		end = from + c->len;
+	} else {
+		end = c->addr + c->len;
+		from = c->addr > c->vma_start ? c->addr : c->vma_start;
+		if (c->vma_end < end)
+			end = c->vma_end;
+		from &= ~(__u64)(WX_CODE_PAGE - 1);
+	}
+	if (end <= from)
+		return 0;
+	__u64 window = end - from;
+	if (window > capture_bytes) {
+		window = capture_bytes;
+		r->flags |= WX_F_CODE_TRUNCATED;
+	}
+	if (window > WX_CODE_MAX)
+		window = WX_CODE_MAX;
+	__u64 now = bpf_ktime_get_ns();
+	if (now - s->code_window_start > LTS_WINDOW_NS) {
+		s->code_window_start = now;
+		s->code_spent = 0;
+	}
+	if (s->code_spent + window > WX_CODE_BUDGET) {
+		r->flags |= WX_F_CODE_SKIPPED;
+		count(WX_CNT_CODE_SKIPPED);
+		return 0;
+	}
+	s->code_spent += window;
+	s->code_at = at;
+	s->code_missing = 0;
+	s->code_from = from;
+	lts_copy_code(s->index, window, c->code_kernel);
+	r->code_addr = c->event == WX_EVENT_WRITE ? c->addr : from;
+	r->code_window = window;
+	r->code_missing = s->code_missing;
+	r->code_len = s->code_at - at;
+	return r->code_len;
+}
+
 /* The slot's change as a record in the ring, or counted: seen = emitted + filtered +
  * suppressed + lost, as the main object's books. */
-static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *tally)
+static __always_inline void lts_emit_record(struct lts_scratch *s, struct lts_tally *tally, const int summary)
 {
 	struct lts_change *c = &s->change;
 	struct wx_record *r = (void *)s->record;
@@ -344,7 +442,6 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	__builtin_memset(r, 0, sizeof(*r));
 	count(WX_CNT_SEEN);
-	int summary = (c->flags & WX_F_SUMMARY) != 0; /* its members were counted each */
 	if (!summary && (c->flags & (WX_F_PREV_UNKNOWN | WX_F_OUTCOME_LATE | WX_F_ALIAS_UNSURE | WX_F_RANGE_UNSURE)))
 		count(WX_CNT_DEGRADED);
 	lts_fill_region(r, c->event == WX_EVENT_WRITE && c->target_mm ? c->target_mm : mm, c);
@@ -428,17 +525,15 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 	at += r->cgroup_len;
 	if (c->event == WX_EVENT_WRITE)
 		lts_fill_target(s, r, c->target_mm, &at);
-	/* No code capture here: a record that would carry code (record.bpf.h's test) says it has none. */
+	/* Evidence: the code a change made executable, or the bytes a write wrote. */
 	if (capture_bytes && !summary && !(c->flags & WX_F_DENIED) &&
 	    (c->event == WX_EVENT_WRITE || c->alert == WX_ALERT_MPROT_W_REM ||
-	     (c->flags & (WX_F_WRITABLE_ALIAS | WX_F_BLOCKED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE)))) {
-		r->flags |= WX_F_CODE_SKIPPED;
-		count(WX_CNT_CODE_SKIPPED);
-	}
+	     (c->flags & (WX_F_WRITABLE_ALIAS | WX_F_BLOCKED | WX_F_WRITTEN | WX_F_IN_MEMORY_FILE))))
+		at += lts_append_code(s, r, c, at);
 
 	__u32 size = (at + WX_RECORD_ALIGN - 1) & ~(WX_RECORD_ALIGN - 1);
-	asm volatile("%[size] &= 16383" : [size] "+r"(size));
-	if (size < WX_RECORD_FIXED_SIZE) {
+	asm volatile("%[size] &= 131071" : [size] "+r"(size));
+	if (size > WX_RECORD_MAX_SIZE || size < WX_RECORD_FIXED_SIZE) {
 		count(WX_CNT_LOST); /* cannot happen; if it did, the books still balance */
 		return;
 	}
@@ -453,6 +548,19 @@ static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *ta
 		__u8 one = 1;
 		bpf_map_update_elem(&wx_dedup, key, &one, BPF_ANY);
 	}
+}
+
+/* A change's record. */
+static __always_inline void lts_emit(struct lts_scratch *s, struct lts_tally *tally)
+{
+	lts_emit_record(s, tally, 0);
+}
+
+/* A summary's (WX_F_SUMMARY): its members were counted each; no path, code or dedup. A constant
+ * here, so that the summaries' copies carry none of that for 5.10's verifier to walk. */
+static __always_inline void lts_emit_summary(struct lts_scratch *s)
+{
+	lts_emit_record(s, 0, 1);
 }
 
 #endif /* WXWATCH_RECORD_LTS_BPF_H */

@@ -11,8 +11,9 @@
  * Writes into executable memory (WXW-002) by /proc/PID/mem, ptrace pokes and process_vm_writev
  * are judged per page at follow_page_mask, as the main object does before 6.3; UFFDIO_COPY at
  * mcopy_atomic, on the VMAs of the rbtree these kernels keep. What it does not have (user space
- * says so, lib/coverage.ts): UFFDIO_CONTINUE (5.13: not hooked here), writes to files mapped
- * executable (WXW-002's file-write route), code capture, fair shares. Executable aliases
+ * says so, lib/coverage.ts): UFFDIO_CONTINUE (5.13: not hooked here), fair shares. Writes to
+ * files mapped executable at security_file_permission; code read as the main object reads it
+ * (lts/record-lts.bpf.h). Executable aliases
  * (WXW-001) are judged as the main object does, on a bounded walk of the file's views.
  * Enforcement: lts/enforce-lts.bpf.h (BPF LSM, loaded only when asked). */
 #include <linux/bpf.h>
@@ -158,7 +159,7 @@ static __always_inline void emit_summary(struct lts_scratch *s, struct lts_tally
 	c->addr = k->first;
 	c->len = k->last - k->first;
 	c->syscall = syscall;
-	lts_emit(s, 0);
+	lts_emit_summary(s);
 }
 
 /* At its end: one summary record per alert kind counted past WX_CALL_RECORDS. */
@@ -359,6 +360,14 @@ int BPF_PROG(fentry__follow_page_mask, struct vm_area_struct *vma, unsigned long
 	c->file = file;
 	c->target_mm = target;
 	c->flags = w.flags;
+	if (w.route == WX_ROUTE_PTRACE) {
+		c->poke = w.poke; /* the poke's bytes, read back from here */
+		c->code_src = (__u64)&s->change.poke;
+		c->code_kernel = 1;
+	} else {
+		c->code_src = w.src;
+		c->code_kernel = w.src_kernel;
+	}
 	if (target != own)
 		c->flags |= WX_F_CROSS_PROCESS;
 	struct task_struct *owner = lts_mm_owner(target);
@@ -548,6 +557,7 @@ int BPF_PROG(fentry__security_file_permission, struct file *file, int mask)
 	c->route = WX_ROUTE_FILE_WRITE;
 	c->syscall = call.syscall;
 	c->len = len;
+	c->code_src = wr.src;
 	c->prev_flags = c->new_flags = VM_EXEC;
 	c->file = file;
 	if (in_memory_file(file))
@@ -599,6 +609,7 @@ int BPF_PROG(fentry__mcopy_atomic, struct mm_struct *dst_mm, unsigned long dst, 
 	c->syscall = call.syscall;
 	c->addr = dst;
 	c->len = len;
+	c->code_src = src; /* in the filler's memory */
 	c->vma_start = BPF_CORE_READ(vma, vm_start);
 	c->vma_end = BPF_CORE_READ(vma, vm_end);
 	c->prev_flags = vm_flags;

@@ -21,69 +21,15 @@ export const MODES = ['tracepoint', 'lsm-hook', 'auto'];
 export const KERNELS = {
   /* Debian 11: BPF LSM is built in but not in its default list (lsmAdd). lsm-hook runs the
    * object for kernels before 6.0 (bpf/lts/: detection of memory made executable, of executable
-   * aliases and of forced writes into it, and enforcement; no file-write route or code);
+   * aliases and of writes into it, code evidence, and enforcement; no fair shares);
    * tracepoint mode is refused (no mmap_lock tracepoints, no maple tree), which the CLI test
    * checks; 'auto' picks lsm-hook. */
   '5.10': {
     suite: 'bullseye',
     meta: 'linux-image-amd64',
     lsmAdd: ['bpf'],
+    /* 6.1's cells (GUEST_TESTS), and 'auto'. */
     modes: ['lsm-hook', 'auto'],
-    /* 6.1's cells but code evidence: the evasion corpus by title. */
-    tests: {
-      titles: [
-        'reports a W→X loader as a TRC-104 finding with its exact context',
-        'judges each VMA of a range on its own',
-        'gives each of the 16 combinations exactly the alert of the reference table',
-        'the books still balance',
-        'names what this kernel lacks',
-      ],
-      byMode: {
-        'lsm-hook': [
-          'sibling threads churning the mmap lock',
-          'fails with ENOMEM after changing its first page',
-          'READ_IMPLIES_EXEC: mprotect(PROT_READ)',
-          'the i386 ABI (int 0x80)',
-          'the i386 ABI: mmap2 asking for W+X',
-          // executable aliases (WXW-001, the LTS object's bounded walk of a file's views)
-          'mmap of an RX alias of a writable memfd',
-          'i386 old_mmap MAP_FIXED over its own argument block',
-          'i386 ipc(SHMAT) with SHM_EXEC',
-          'execveat of a memfd its parent keeps mapped shared and writable',
-          'code run through an executable alias of a writable memfd',
-          '8 executable VMAs, then the RW one',
-          'one call over 20 RW VMAs',
-          'a sibling making the page RW just before',
-          'mprotect(PROT_GROWSDOWN)',
-          'every one of 9,000 RW VMAs',
-          'storm: 300 processes',
-          'more VMAs than one snapshot holds',
-          "keeps the victim's finding",
-          'C and Python/ctypes loaders',
-          'attaches no syscall tracepoint',
-          // the routes corpus's writes (WXW-002 by follow_page_mask, a file's by
-          // security_file_permission), and its written-then-executable cases
-          "DDexec's technique",
-          "the vDSO's gettimeofday()",
-          'pwrite to /proc/self/mem over its own text',
-          '/proc/PPID/mem',
-          "PTRACE_POKETEXT of code into a stopped child's text",
-          "a debugger's breakpoint",
-          'process_vm_writev of code',
-          'userfaultfd UFFDIO_COPY of code',
-          'pwrite into a file while it is mapped',
-          'the same write by another process',
-          'behind 5,000 other views',
-          'RW, written, R, RX',
-          'selects WXW-002 alone',
-          // enforcement (the LTS object's LSM programs)
-          'enforcement closes every door',
-          'refuses the W→X of a scoped process',
-          'npm start -- --enforce',
-        ],
-        auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
-      },
-    },
   },
   /* 'auto' is proven on 6.12 and 5.10 (its choice does not depend on more than the programs
    * loading, which 6.1's lsm-hook cell proves). */
