@@ -12,10 +12,10 @@
  * are judged per page at follow_page_mask, as the main object does before 6.3; UFFDIO_COPY at
  * mcopy_atomic, on the VMAs of the rbtree these kernels keep. What it does not have (user space
  * says so, lib/coverage.ts): UFFDIO_CONTINUE (5.13: not hooked here), fair shares. Writes to
- * files mapped executable at security_file_permission; code read as the main object reads it
- * (lts/record-lts.bpf.h). Executable aliases
- * (WXW-001) are judged as the main object does, on a bounded walk of the file's views.
- * Enforcement: lts/enforce-lts.bpf.h (BPF LSM, loaded only when asked). */
+ * files mapped executable are judged at security_file_permission, executable aliases (WXW-001)
+ * at mprotect_fixup's and mmap_region's exits, both on a bounded walk of the file's views; code
+ * is read as the main object reads it (lts/record-lts.bpf.h). Enforcement: lts/enforce-lts.bpf.h
+ * (BPF LSM, loaded only when asked). */
 #include <linux/bpf.h>
 #include <stdbool.h>
 #include <bpf/bpf_helpers.h>
