@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include "kernel.bpf.h"
 #include "maple.bpf.h"
+#include "code-window.bpf.h"
 #include "counters.bpf.h"
 #include "memory.bpf.h"
 #include "wxwatch.h"
@@ -21,7 +22,7 @@
 #define PATH_DEPTH 48
 #define NAME_MAX 255
 #define RECORD_BUF 131072 /* power of two above WX_RECORD_MAX_SIZE: offsets are masked with it */
-#define WINDOW_NS 100000000ULL /* capture budget and fair share windows: 100 ms */
+#define WINDOW_NS 100000000ULL /* fair share windows: 100 ms */
 
 /* Set between open and load; the verifier prunes what they switch off. */
 const volatile __u64 wakeup_bytes = 0;  /* wake the reader early once this much is queued */
@@ -488,46 +489,20 @@ static long code_page(__u32 i, void *data)
 	return 0;
 }
 
-/* Whether this slot may copy window more bytes of code now (WX_CODE_BUDGET per 100 ms). */
-static __always_inline int code_budget(struct wx_scratch *s, __u64 window)
-{
-	__u64 now = bpf_ktime_get_ns();
-	if (now - s->code_window_start > WINDOW_NS) {
-		s->code_window_start = now;
-		s->code_spent = 0;
-	}
-	if (s->code_spent + window > WX_CODE_BUDGET)
-		return 0;
-	s->code_spent += window;
-	return 1;
-}
-
 /* The code a change made executable (the part of its range inside the VMA), or the bytes a
  * write event wrote, up to capture_bytes, appended at byte at. */
 static __always_inline __u32 append_code(struct wx_scratch *s, __u32 slot, struct wx_record *r, struct wx_change *c,
 					 __u32 at)
 {
-	__u64 from, end;
-	if (c->event == WX_EVENT_WRITE) {
-		if (!c->code_src)
-			return 0;
-		from = c->code_src;
-		end = from + c->len;
-	} else {
-		end = c->addr + c->len;
-		from = c->addr > c->vma_start ? c->addr : c->vma_start;
-		if (c->vma_end < end)
-			end = c->vma_end;
-		from &= ~(__u64)(WX_CODE_PAGE - 1);
-	}
-	if (end <= from)
+	__u64 from;
+	int truncated;
+	__u64 window = code_window(c->event == WX_EVENT_WRITE, c->code_src, c->addr, c->len, c->vma_start, c->vma_end,
+				   capture_bytes, &from, &truncated);
+	if (!window)
 		return 0;
-	__u64 window = end - from;
-	if (window > capture_bytes) {
-		window = capture_bytes;
+	if (truncated)
 		r->flags |= WX_F_CODE_TRUNCATED;
-	}
-	if (!code_budget(s, window)) {
+	if (!code_budget_take(&s->code_window_start, &s->code_spent, window)) {
 		r->flags |= WX_F_CODE_SKIPPED;
 		count(WX_CNT_CODE_SKIPPED);
 		return 0;

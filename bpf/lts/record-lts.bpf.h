@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "alias-walk.bpf.h"
+#include "code-window.bpf.h"
 #include "counters.bpf.h"
 #include "kernel.bpf.h"
 #include "memory.bpf.h"
@@ -23,7 +24,6 @@
 #define LTS_PATH_DEPTH 32  /* components of a path; deeper ones keep their last 32 (flagged) */
 #define LTS_NAME_MAX 255
 #define LTS_RECORD_BUF 131072 /* power of two above WX_RECORD_MAX_SIZE: offsets are masked with it */
-#define LTS_WINDOW_NS 100000000ULL /* the capture budget's window: 100 ms */
 
 /* Set between open and load, as the main object's (native/bpf_program.cc sets both alike). */
 const volatile __u64 wakeup_bytes = 0;
@@ -388,39 +388,19 @@ __noinline int lts_copy_code(__u32 index, __u32 window, __u32 kernel)
  * with the same budget: WX_CODE_BUDGET per slot per 100 ms). */
 static __always_inline __u32 lts_append_code(struct lts_scratch *s, struct wx_record *r, struct lts_change *c, __u32 at)
 {
-	__u64 from, end;
-	if (c->event == WX_EVENT_WRITE) {
-		if (!c->code_src)
-			return 0;
-		from = c->code_src;
-		end = from + c->len;
-	} else {
-		end = c->addr + c->len;
-		from = c->addr > c->vma_start ? c->addr : c->vma_start;
-		if (c->vma_end < end)
-			end = c->vma_end;
-		from &= ~(__u64)(WX_CODE_PAGE - 1);
-	}
-	if (end <= from)
+	__u64 from;
+	int truncated;
+	__u64 window = code_window(c->event == WX_EVENT_WRITE, c->code_src, c->addr, c->len, c->vma_start, c->vma_end,
+				   capture_bytes, &from, &truncated);
+	if (!window)
 		return 0;
-	__u64 window = end - from;
-	if (window > capture_bytes) {
-		window = capture_bytes;
+	if (truncated)
 		r->flags |= WX_F_CODE_TRUNCATED;
-	}
-	if (window > WX_CODE_MAX)
-		window = WX_CODE_MAX;
-	__u64 now = bpf_ktime_get_ns();
-	if (now - s->code_window_start > LTS_WINDOW_NS) {
-		s->code_window_start = now;
-		s->code_spent = 0;
-	}
-	if (s->code_spent + window > WX_CODE_BUDGET) {
+	if (!code_budget_take(&s->code_window_start, &s->code_spent, window)) {
 		r->flags |= WX_F_CODE_SKIPPED;
 		count(WX_CNT_CODE_SKIPPED);
 		return 0;
 	}
-	s->code_spent += window;
 	s->code_at = at;
 	s->code_missing = 0;
 	s->code_from = from;
