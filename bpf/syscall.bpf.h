@@ -25,9 +25,11 @@
  * loads, not a helper call each */
 #define WX_REG(regs, reg) ((regs)->reg)
 #define WX_TASK_STATUS(task) ((task)->thread_info.status)
+#define WX_CURRENT_PERSONALITY() (bpf_get_current_task_btf()->personality)
 #else
 #define WX_REG(regs, reg) BPF_CORE_READ(regs, reg)
 #define WX_TASK_STATUS(task) BPF_CORE_READ(task, thread_info.status)
+#define WX_CURRENT_PERSONALITY() BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), personality)
 #endif
 
 #define PROT_READ 0x1
@@ -38,6 +40,16 @@
 #define SHM_RDONLY 010000
 #define SHM_EXEC 0100000
 #define IPC_SHMAT 21
+
+/* Whether a call asking for prot can make anything executable: PROT_EXEC, or PROT_READ under
+ * READ_IMPLIES_EXEC (do_mprotect_pkey adds EXEC then). Every other call writes no record and
+ * needs no state: most mprotect calls (RW→R, guard pages) pay no map operation. */
+static __always_inline int may_make_exec(unsigned long prot)
+{
+	if (prot & PROT_EXEC)
+		return 1;
+	return (prot & PROT_READ) && (WX_CURRENT_PERSONALITY() & READ_IMPLIES_EXEC);
+}
 #define PTRACE_POKETEXT 4
 #define PTRACE_POKEDATA 5
 

@@ -70,8 +70,10 @@ static __always_inline void call_context(struct wx_change *c, struct task_struct
 /* do_mprotect_pkey(start, len, prot, pkey): one call, whatever its ABI; its VMAs past
  * WX_CALL_RECORDS are counted into summaries written at its end. */
 SEC("fentry/do_mprotect_pkey")
-int BPF_PROG(fentry__do_mprotect_pkey)
+int BPF_PROG(fentry__do_mprotect_pkey, unsigned long start, unsigned long len, unsigned long prot)
 {
+	if (!may_make_exec(prot))
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_fixup *f = bpf_task_storage_get(&wx_fixups, task, 0, 0);
 	if (f) {
@@ -82,8 +84,10 @@ int BPF_PROG(fentry__do_mprotect_pkey)
 }
 
 SEC("fexit/do_mprotect_pkey")
-int BPF_PROG(fexit__do_mprotect_pkey)
+int BPF_PROG(fexit__do_mprotect_pkey, unsigned long start, unsigned long len, unsigned long prot)
 {
+	if (!may_make_exec(prot)) /* (the personality cannot change during the call) */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_fixup *f = bpf_task_storage_get(&wx_fixups, task, 0, 0);
 	if (!f)
@@ -230,12 +234,14 @@ static __always_inline int on_fixup_entry(void *ctx)
 /* Exit: whether the change was applied (the first copy to run decides, see on_fixup_entry). */
 static __always_inline int on_fixup_exit(void *ctx)
 {
+	struct fixup_args a = {};
+	fixup_args_of(ctx, &a);
+	if (!(a.newflags & VM_EXEC)) /* its entry stashed nothing: the cheap exit first */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wx_fixup *f = bpf_task_storage_get(&wx_fixups, task, 0, 0);
 	if (!f || !f->active)
 		return 0;
-	struct fixup_args a = {};
-	fixup_args_of(ctx, &a);
 	if (!stash_is(f, &a))
 		return 0; /* a stash of a change whose entry copies all missed this one: judged late */
 	f->active = 0;
@@ -255,9 +261,10 @@ static __always_inline int on_fixup_exit(void *ctx)
 		return 0;
 	struct wx_change *c = &s->change;
 	__builtin_memcpy(c, &f->change, sizeof(*c));
-	if (!(c->flags & WX_F_DENIED) && !(c->prev_flags & VM_EXEC)) {
+	if (!(c->flags & WX_F_DENIED) && !(c->prev_flags & VM_EXEC) && c->file) {
 		/* The lock is still held: the VMA now at start is the one changed (or what it merged
-		 * into); its file views decide the alias. */
+		 * into, which has the same file: anonymous memory merges only with anonymous memory,
+		 * so it has no views to read); its file views decide the alias. */
 		struct vma_read *post = &s->vma;
 		if (!vma_at(&s->node, (__u64)BPF_CORE_READ(task, mm), f->start, post))
 			judge_alias(s, slot, post->vma, post->file, post->start, f->start, f->end, post->flags, 1);

@@ -1,6 +1,7 @@
 // wxwatch: a dynamic-code-loading (W→X) sensor for Node.js. The public API.
 export { Sensor } from './sensor';
 export type { SensorStats, SensorEvents, RecordBatch, FindingsOptions, SensorStartInfo } from './sensor';
+export type { Preemption, PreemptionModel } from './preemption';
 export { Detection } from './finding';
 export type { SensorOptions, SensorMode } from './options';
 export type { ProcessSelector } from './filters';

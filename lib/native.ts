@@ -16,6 +16,9 @@ export interface NativeSensorOptions {
   batchBytes: number;
   drainIntervalMs: number;
   emitDenied: boolean;
+  /** Copies of the mprotect_fixup programs to attach in lsm-hook mode (1 to 3): spares take over
+   * from a copy preempted mid-run, which only a preemptible kernel does (lib/preemption.ts). */
+  fixupCopies: number;
   /** Refuse W→X of watched processes (BPF LSM). */
   enforce: boolean;
   dedup: boolean;

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { BoundedQueue } from './bounded-queue';
 import { Detection } from './finding';
 import { BatchView, batchView, decodeBatch, MemProtAlert } from './mem-prot-alert';
+import { canPreempt, kernelPreemption, Preemption } from './preemption';
 import { addon, ModeFallback, NativeSensor, NativeStats, StartInfo } from './native';
 import { encodeFilters, ProcessSelector } from './filters';
 import { nativeModes, resolveOptions, ResolvedOptions, SensorOptions } from './options';
@@ -69,6 +70,9 @@ export interface SensorStats extends NativeStats {
 /** What start() says: the mode in use and why others were passed over, what this mode cannot see
  * here, what the options allow that a user should know, and what enforcement cannot refuse. */
 export interface SensorStartInfo extends StartInfo, Coverage {
+  /** The kernel's preemption model: lsm-hook mode attaches spare copies of its mprotect_fixup
+   * programs only where it can preempt them (unknown counts as can). */
+  preemption: Preemption;
   warnings: string[];
   notRefused: string[];
 }
@@ -234,6 +238,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     // TRC-104's alert always passes: selfCheck() relies on it whatever signatures run.
     for (const kind of [...o.alertKinds, ...TRC104.alertKinds, ...o.signatures.flatMap((s) => s.alertKinds)]) mask |= 1 << kind;
     for (const flag of o.signatures.flatMap((s) => s.recordFlags ?? [])) flagMask |= FLAG[flag];
+    const preemption = kernelPreemption();
     const native = new addon.NativeSensor({
       modes: plan.modes,
       enforce: o.enforce,
@@ -244,6 +249,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
       batchBytes: o.batchBytes,
       drainIntervalMs: o.drainIntervalMs,
       emitDenied: o.denied,
+      fixupCopies: canPreempt(preemption) ? 3 : 1,
       dedup: o.dedup,
       filters: o.filters,
       filterConfig: o.filterConfig,
@@ -261,7 +267,7 @@ export class Sensor extends EventEmitter<SensorEvents> {
     if (passed.length) info = { ...info, fallbacks: inOrder(order, [...passed, ...info.fallbacks]) };
     this.native = native;
     this.state = 'running';
-    return { ...info, ...coverageOf(info.mode, info.object, info.programNames), warnings: o.warnings, notRefused: o.enforce ? NOT_REFUSED : [] };
+    return { ...info, ...coverageOf(info.mode, info.object, info.programNames), preemption, warnings: o.warnings, notRefused: o.enforce ? NOT_REFUSED : [] };
   }
 
   /** Stops, delivers what is still pending, detaches everything; resolves with the final stats.

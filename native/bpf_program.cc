@@ -173,9 +173,11 @@ BpfProgram::BpfProgram(const ProgramConfig& config) {
     bpf_program__set_autoload(p.raw_tp__ma_write, tracepoint);
     bpf_program__set_autoload(p.fentry__do_mprotect_pkey, trampoline);
     bpf_program__set_autoload(p.fexit__do_mprotect_pkey, trampoline);
-    for (bpf_program* copy : {p.fentry__mprotect_fixup_0, p.fentry__mprotect_fixup_1, p.fentry__mprotect_fixup_2,
-                               p.fexit__mprotect_fixup_0, p.fexit__mprotect_fixup_1, p.fexit__mprotect_fixup_2})
-      bpf_program__set_autoload(copy, trampoline);
+    const std::array<std::array<bpf_program*, 2>, 3> copies = {{{p.fentry__mprotect_fixup_0, p.fexit__mprotect_fixup_0},
+                                                                 {p.fentry__mprotect_fixup_1, p.fexit__mprotect_fixup_1},
+                                                                 {p.fentry__mprotect_fixup_2, p.fexit__mprotect_fixup_2}}};
+    for (uint32_t n = 0; n < copies.size(); n++)
+      for (bpf_program* prog : copies[n]) bpf_program__set_autoload(prog, trampoline && (n == 0 || n < config.fixup_copies));
     bpf_program__set_autoload(p.fexit__mmap_region, trampoline);
     bpf_program__set_autoload(p.fexit__security_file_mprotect, trampoline && config.emit_denied);
     // Forced and remote writes: the gup entry points, or (six arguments at most before 6.3) the

@@ -49,6 +49,8 @@ struct ProgramConfig {
   bool emit_denied;      // also emit calls that failed
   bool enforce;          // refuse W→X of watched processes (BPF LSM, lsm-hook mode only)
   uint32_t capture_bytes; // code copied into W→X, alias and blocked records (0: none)
+  uint32_t fixup_copies;  // copies of the mprotect_fixup programs attached (lsm-hook): 1, or 3 on
+                          // a kernel that can preempt them
 };
 
 // A failed libbpf step: the phase (open/configure/load/attach), the errno, libbpf's log.

@@ -131,6 +131,7 @@ SensorWrap::SensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sensor
       .emit_denied = opts.Get("emitDenied").ToBoolean().Value(),
       .enforce = opts.Get("enforce").ToBoolean().Value(),
       .capture_bytes = u32_option(opts, "captureBytes"),
+      .fixup_copies = u32_option(opts, "fixupCopies"),
   };
   program_config_.dedup = opts.Get("dedup").ToBoolean().Value();
   program_config_.filters = parse_filters(opts.Get("filters").As<Napi::Array>());

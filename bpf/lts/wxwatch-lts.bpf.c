@@ -132,18 +132,6 @@ static __always_inline void emit_from(struct lts_change *from, struct lts_tally 
 	lts_slot_put(s);
 }
 
-#define LTS_READ_IMPLIES_EXEC 0x0400000
-
-/* Whether a call asking for prot can make anything executable: PROT_EXEC, or PROT_READ under
- * READ_IMPLIES_EXEC (do_mprotect_pkey adds EXEC then). Every other call writes no record: it
- * needs no state (most mprotect calls, RW→R, pay no map operation). */
-static __always_inline int may_make_exec(unsigned long prot)
-{
-	if (prot & PROT_EXEC)
-		return 1;
-	return (prot & PROT_READ) && (BPF_CORE_READ(current_task(), personality) & LTS_READ_IMPLIES_EXEC);
-}
-
 /* do_mprotect_pkey(start, len, prot, pkey): one call, whatever its ABI. No state (the map
  * full): its VMAs are all written one by one. */
 SEC("fentry/do_mprotect_pkey")

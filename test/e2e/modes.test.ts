@@ -3,7 +3,9 @@
 // words that name the real cause. Each mode that starts must really detect, and must cost other
 // system calls nothing: no syscall tracepoint, no tracefs.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { modeMissing } from '../../lib/kernel-features';
+import { canPreempt } from '../../lib/preemption';
 import { systemProbe } from '../../lib/privileges';
 import { Sensor } from '../../lib/sensor';
 import { runFixture } from '../helpers/fixtures';
@@ -50,6 +52,34 @@ describe('hook modes (root, real kernel)', function () {
     }
     try {
       assert.equal(info.mode, 'lsm-hook');
+      await detectsW2X(sensor);
+    } finally {
+      await sensor.close();
+    }
+  });
+
+  // Spare copies take over from a copy the kernel skips on a CPU where a preempted run of it is in
+  // progress; where nothing can preempt one they would only cost every mprotect. The guests hold
+  // both: 6.12 (PREEMPT_DYNAMIC, voluntary by default) and 6.12 with preempt=full, and sid (lazy).
+  it('attaches spare mprotect_fixup copies only where the kernel can preempt them (lsm-hook)', async function () {
+    const sensor = new Sensor({ mode: 'lsm-hook' });
+    let info;
+    try {
+      info = sensor.start();
+    } catch {
+      this.skip(); // no trampolines here (the test above says why)
+    }
+    try {
+      const asked = /(?:^|\s)preempt=(\w+)/.exec(readFileSync('/proc/cmdline', 'utf8'))?.[1];
+      if (asked) assert.equal(info.preemption.model, asked, `the command line asks for ${asked}`);
+      if (existsSync('/sys/kernel/debug/sched/preempt')) assert.equal(info.preemption.source, 'sched/preempt');
+      const copies = info.programNames.filter((n) => /^fentry__mprotect_fixup/.test(n)).length;
+      const exits = info.programNames.filter((n) => /^fexit__mprotect_fixup/.test(n)).length;
+      // the LTS object (before 6.0) has one pair, for Debian 11's non-preemptible 5.10
+      const expected = info.object === 'lts' ? 1 : canPreempt(info.preemption) ? 3 : 1;
+      assert.equal(copies, expected, `${info.preemption.model} (${info.preemption.source})`);
+      assert.equal(exits, expected);
+      if (info.object === 'lts') assert.equal(canPreempt(info.preemption), false, 'the LTS object has no spare copies');
       await detectsW2X(sensor);
     } finally {
       await sensor.close();

@@ -42,7 +42,7 @@ export const KERNELS = {
     meta: 'linux-image-6.12-amd64',
     cmdline: 'preempt=full',
     modes: ['lsm-hook'],
-    tests: { byMode: { 'lsm-hook': ['evasion corpus'] } },
+    tests: { byMode: { 'lsm-hook': ['evasion corpus', 'spare mprotect_fixup copies'] } },
   },
   /* Debian's newest kernel: PREEMPT_LAZY by default, BPF LSM in its default list. Both hook
    * modes on what differs by kernel (the evasion corpus, enforcement); 'auto' picks as on 6.12.
@@ -51,7 +51,7 @@ export const KERNELS = {
     suite: 'sid',
     meta: 'linux-image-amd64',
     modes: ['lsm-hook', 'tracepoint'],
-    tests: { byMode: { 'lsm-hook': ['evasion corpus', 'refuses the W→X of a scoped process'], tracepoint: ['evasion corpus'] } },
+    tests: { byMode: { 'lsm-hook': ['evasion corpus', 'refuses the W→X of a scoped process', 'spare mprotect_fixup copies'], tracepoint: ['evasion corpus'] } },
   },
 };
 
@@ -103,7 +103,7 @@ export const GUEST_TESTS = {
    * doors enforcement must close (lsm-hook, BPF LSM), and `npm start`'s own path with C and Python loaders. */
   byMode: {
     tracepoint: ['evasion corpus', 'routes corpus', 'C and Python/ctypes loaders', 'carries the SHA-256'],
-    'lsm-hook': ['evasion corpus', 'routes corpus', 'enforcement closes every door', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'npm start -- --enforce', 'carries the SHA-256'],
+    'lsm-hook': ['evasion corpus', 'routes corpus', 'enforcement closes every door', 'C and Python/ctypes loaders', 'attaches no syscall tracepoint', 'refuses the W→X of a scoped process', 'npm start -- --enforce', 'carries the SHA-256', 'spare mprotect_fixup copies'],
     auto: ["'auto' uses the cheapest mode", 'C and Python/ctypes loaders'],
   },
   /** Per test (a test is estimated at ~15 s under TCG). */
