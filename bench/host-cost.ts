@@ -1,7 +1,8 @@
 // What the sensor costs the rest of the host: calls that have nothing to do with W→X, timed
 // without a sensor and with one attached, in each mode that starts here, runs alternating. A
 // cheap system call (getppid) shows any per-syscall hook (there is none: no syscall
-// tracepoint); an mmap+munmap pair shows the mmap_lock tracepoints of the tracepoint mode.
+// tracepoint); an mmap+munmap pair shows the mmap_lock tracepoints of the tracepoint mode; a
+// fork+exec+wait of /bin/true, every mapping a new process makes (issue 17: ≤ 1.02×).
 // Runnable alone (`node dist/bench/host-cost.js`), e.g. inside a guest kernel.
 import { execFileSync } from 'node:child_process';
 import type { Helpers } from './build';
@@ -9,13 +10,17 @@ import { buildHelpers } from './build';
 import { config, log, round, spawnJson, withSensor } from './helpers';
 import type { SensorMode } from '../lib/options';
 
-type Call = 'getppid' | 'mmap';
-const CALLS: Call[] = ['getppid', 'mmap'];
+type Call = 'getppid' | 'mmap' | 'spawn';
+const CALLS: Call[] = ['getppid', 'mmap', 'spawn'];
+/** A spawn costs some thousand system calls: fewer of them per run. */
+const PER_CALL: Record<Call, number> = { getppid: 1, mmap: 1, spawn: 1 / 2000 };
 
 export interface ModeCost {
   /** fastest ns/call with the sensor / fastest without, per call */
   getppid: number;
   mmap: number;
+  /** fork+exec+wait of /bin/true (absent in results from before 2026-12-03) */
+  spawn: number;
   nsPerCall: Record<Call, { without: number; with: number }>;
 }
 
@@ -35,7 +40,7 @@ async function time(helpers: Helpers, call: Call, n: number): Promise<number> {
 
 async function timeAll(helpers: Helpers, n: number): Promise<Record<Call, number>> {
   const out = {} as Record<Call, number>;
-  for (const call of CALLS) out[call] = await time(helpers, call, n);
+  for (const call of CALLS) out[call] = await time(helpers, call, Math.max(1, Math.round(n * PER_CALL[call])));
   return out;
 }
 

@@ -8,6 +8,8 @@
 //   mprotect_loop getppid N             N getppid calls: what any system call pays
 //   mprotect_loop mmap N                N mmap+munmap pairs of one RW page: what the mmap lock's
 //                                       users pay (the tracepoint mode hooks that lock)
+//   mprotect_loop spawn N               N fork+exec+wait of /bin/true: a new image's mappings,
+//                                       its loader's mprotects, its exit (a shell-script workload)
 // With SECONDS > 0 the loop runs for that long instead of N pairs.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +101,15 @@ static int unrelated(const char *mode, long page, long n) {
   for (long i = 0; i < n; i++) {
     if (!strcmp(mode, "getppid")) {
       getppid();
+    } else if (!strcmp(mode, "spawn")) {
+      int status;
+      pid_t child = fork();
+      if (child < 0) die("fork");
+      if (child == 0) {
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+      }
+      if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status)) die("/bin/true");
     } else {
       void *q = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (q == MAP_FAILED || munmap(q, page)) die("mmap/munmap");
@@ -123,7 +135,7 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "match") || !strcmp(mode, "nomatch")) return loop(mode, p, page, n, argc > 3 ? atof(argv[3]) : 0);
   if (!strcmp(mode, "rate")) return rate(p, page, n, argc > 3 ? atof(argv[3]) : 1);
   if (!strcmp(mode, "latency")) return latency(p, page, n, argc > 3 ? atol(argv[3]) : 10);
-  if (!strcmp(mode, "getppid") || !strcmp(mode, "mmap")) return unrelated(mode, page, n);
+  if (!strcmp(mode, "getppid") || !strcmp(mode, "mmap") || !strcmp(mode, "spawn")) return unrelated(mode, page, n);
   fprintf(stderr, "mprotect_loop: unknown mode %s\n", mode);
   return 2;
 }

@@ -111,6 +111,9 @@ function overheadRows(o: OverheadResult): Row[] {
     ...Object.entries(o.hostSyscall?.modes ?? {}).flatMap(([mode, c]): Array<[string, string, string]> => [
       ['overhead', `hostSyscall, ${mode}: getppid ns without → with`, `${fixed(c!.nsPerCall.getppid.without, 0)} → ${fixed(c!.nsPerCall.getppid.with, 0)} (${fixed(c!.getppid, 3)}×)`],
       ['overhead', `hostSyscall, ${mode}: mmap+munmap ns without → with`, `${fixed(c!.nsPerCall.mmap.without, 0)} → ${fixed(c!.nsPerCall.mmap.with, 0)} (${fixed(c!.mmap, 3)}×)`],
+      ...(c!.nsPerCall.spawn
+        ? ([['overhead', `hostSyscall, ${mode}: fork+exec+wait µs without → with (target ≤ 1.02×)`, `${fixed(c!.nsPerCall.spawn.without / 1000, 0)} → ${fixed(c!.nsPerCall.spawn.with / 1000, 0)} (${fixed(c!.spawn, 3)}×)`]] as Array<[string, string, string]>)
+        : []),
     ]),
     ['overhead', `wxfix flip ${o.iterations}: ms without → with`, `${fixed(o.wxfixFlip.withoutMs, 0)} → ${fixed(o.wxfixFlip.withMs, 0)} (${fixed(o.wxfixFlip.ratio, 3)}×)`],
   ];

@@ -136,4 +136,9 @@ export const CELL_TIMEOUT_MS = Number(process.env.WXWATCH_CELL_TIMEOUT_MS) || 8 
 /** One boot runs `modes` modes; past this the guest is killed and its cells fail as timed out. */
 export const bootTimeoutMs = (modes) => Number(process.env.WXWATCH_GUEST_TIMEOUT_MS) || modes * CELL_TIMEOUT_MS + 2 * 60_000;
 
+/** Guests booted at once (the matrix's kernels, longest first). A guest's job keeps about one
+ * host core busy (load ~0.9 with one running, on 2 cores): two side by side take about half the
+ * time. WXWATCH_GUEST_JOBS=1 runs them one by one. */
+export const GUEST_JOBS = Math.max(1, Number(process.env.WXWATCH_GUEST_JOBS) || 2);
+
 export const QEMU_ARGS = ['-accel', 'tcg', '-cpu', 'max', '-m', '4096', '-smp', '2', '-nographic', '-no-reboot'];

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { bootGuest } from './boot.mjs';
-import { CELL_TIMEOUT_MS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, REPO, bootTimeoutMs, kernelModes } from './config.mjs';
+import { CELL_TIMEOUT_MS, GUEST_JOBS, GUEST_TESTS, HOST_MODE, KERNELS, LOGS, REPO, bootTimeoutMs, kernelModes } from './config.mjs';
 import { ensureInitramfs } from './initramfs.mjs';
 import { ensureKernel } from './kernels.mjs';
 import { ensureHostPackages } from './packages.mjs';
@@ -51,16 +51,16 @@ function prepare(label) {
 }
 
 /** Every mode's cell of one guest kernel, from a single boot; a cell for each whatever happens. */
-async function guestCells(label, modes) {
+async function guestCells(label, modes, prepared) {
   try {
-    return await bootAndCollect(label, modes);
+    if (prepared instanceof Error) throw prepared;
+    return await bootAndCollect(label, modes, prepared);
   } catch (err) {
     return { cells: modes.map((m) => notRun(label, m, `no guest: ${err.message}`)) };
   }
 }
 
-async function bootAndCollect(label, modes) {
-  const prepared = prepare(label);
+async function bootAndCollect(label, modes, prepared) {
   const extra = prepared.kernel.cmdline.length ? `, ${prepared.kernel.cmdline.join(' ')}` : '';
   say(`[${label}] booting ${prepared.kernel.kver}${extra} (log: ${join(LOGS, `${label}.log`)})`);
   let upSeconds = null;
@@ -168,8 +168,26 @@ export async function runMatrix(kernels, only) {
       return { cells, boots };
     }
   }
+  // Every kernel fetched first: a download is synchronous, and would stall a running guest's
+  // console (and with it the guest). A kernel that cannot be had fails its own cells only.
+  const prepared = new Map();
   for (const label of guests) {
-    const r = await guestCells(label, modesOf(label));
+    try {
+      prepared.set(label, prepare(label));
+    } catch (err) {
+      prepared.set(label, err);
+    }
+  }
+  // A guest's job is mostly one busy thread (TCG emulates its CPUs on threads of their own), so
+  // GUEST_JOBS guests run side by side; the longest first.
+  const queue = [...guests].sort((a, b) => modesOf(b).length - modesOf(a).length);
+  const results = new Map();
+  const worker = async () => {
+    for (let label; (label = queue.shift()); ) results.set(label, await guestCells(label, modesOf(label), prepared.get(label)));
+  };
+  await Promise.all(Array.from({ length: Math.min(GUEST_JOBS, guests.length) }, worker));
+  for (const label of guests) {
+    const r = results.get(label);
     cells.push(...r.cells);
     if (r.boot) boots.push(r.boot);
   }
