@@ -8,7 +8,7 @@
 //            report it (the oracle cannot see writes: "was writable" stands for "was written").
 // What the model cannot know is counted in `unknown` (ranges it never saw mapped, descriptors it
 // never saw opened, mremap), never guessed.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -226,8 +226,16 @@ export interface OracleRun {
 
 const BPFTRACE = ['/usr/bin/bpftrace', '/usr/sbin/bpftrace'].find((p) => existsSync(p)) ?? 'bpftrace';
 
+/** bpftrace reads its tracepoints' formats from tracefs, which a fresh machine has not mounted
+ * (the sensor itself needs none: raw tracepoints and trampolines). */
+function ensureTracefs(): void {
+  if (existsSync('/sys/kernel/tracing/events')) return;
+  execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
+}
+
 /** Runs argv under the oracle; resolves once it and bpftrace have exited. */
 export function underOracle(argv: string[], timeoutMs = 90_000): Promise<OracleRun> {
+  ensureTracefs();
   // bpftrace -c splits its argument on spaces: the command goes through a script.
   const dir = mkdtempSync(path.join(tmpdir(), 'wxwatch-oracle-'));
   const script = path.join(dir, 'run.sh');
